@@ -1,0 +1,35 @@
+import Crypto
+import Foundation
+
+/// Random, URL-safe secrets: access tokens, cancel tokens, keys.
+public enum SecureToken {
+    /// A base64url string of `byteCount` random bytes (default 24 bytes = 192 bits).
+    public static func make(byteCount: Int = 24) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Data(bytes).base64URLEncodedString()
+    }
+
+    /// Compares two secrets in time independent of where they differ.
+    public static func constantTimeEquals(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        var difference: UInt8 = 0
+        for (a, b) in zip(lhs, rhs) { difference |= a ^ b }
+        return difference == 0
+    }
+
+    /// Compares two strings' UTF-8 bytes in constant time.
+    public static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+        constantTimeEquals(Array(lhs.utf8), Array(rhs.utf8))
+    }
+}
+
+extension Data {
+    /// RFC 4648 §5 base64url without padding.
+    public func base64URLEncodedString() -> String {
+        base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// Something that happened to a session: a command from a user, a provider answer or a deadline.
+public enum SessionEvent: Sendable, Equatable {
+    /// The scheduler sent a booking that differs from the stored one.
+    case bookingUpdated(Booking)
+    case cancelled(by: SessionActor)
+    /// The provider created the room and recording was read back off.
+    case roomProvisioned(providerRoomID: String, url: String?)
+    case roomProvisioningFailed(code: String, message: String)
+    /// The provider confirmed the room is gone.
+    case roomDeleted
+    case roomEnded
+    case joinWindowOpened
+    case citizenEntered
+    case citizenLeft
+    case admitted(attendantID: String)
+    case ended(SessionOutcome, by: SessionActor)
+    case lateCheckDue
+    case slotEnded
+    case safetyCapReached
+
+    /// A short stable name for audit records and logs.
+    public var name: String {
+        switch self {
+        case .bookingUpdated: "booking_updated"
+        case .cancelled: "cancelled"
+        case .roomProvisioned: "room_provisioned"
+        case .roomProvisioningFailed: "room_provisioning_failed"
+        case .roomDeleted: "room_deleted"
+        case .roomEnded: "room_ended"
+        case .joinWindowOpened: "join_window_opened"
+        case .citizenEntered: "citizen_entered"
+        case .citizenLeft: "citizen_left"
+        case .admitted: "admitted"
+        case .ended: "ended"
+        case .lateCheckDue: "late_check_due"
+        case .slotEnded: "slot_ended"
+        case .safetyCapReached: "safety_cap_reached"
+        }
+    }
+}
+
+/// Work the caller must carry out after a transition; the state machine itself does no I/O.
+public enum SessionAction: Sendable, Equatable {
+    /// Create (or get) the provider room for the current generation.
+    case provisionRoom
+    /// Move the provider room to the booking's new slot.
+    case updateRoom
+    /// End the call in the provider room, then delete it.
+    case endRoom
+    /// Delete the provider room.
+    case deleteRoom
+    /// Arm a deadline for the current generation.
+    case scheduleDeadline(Deadline, at: Date)
+    /// Drop every pending deadline of the session (cancel).
+    case cancelDeadlines
+}
+
+/// The timed rules of DESIGN §2.
+public enum Deadline: String, Sendable, Codable, CaseIterable {
+    case joinWindowOpens = "join_window_opens"
+    case lateCheck = "late_check"
+    case slotEnd = "slot_end"
+    case safetyCap = "safety_cap"
+
+    /// The event the deadline delivers to the state machine.
+    public var event: SessionEvent {
+        switch self {
+        case .joinWindowOpens: .joinWindowOpened
+        case .lateCheck: .lateCheckDue
+        case .slotEnd: .slotEnded
+        case .safetyCap: .safetyCapReached
+        }
+    }
+}

@@ -1,0 +1,87 @@
+/// The life-cycle state of a booking's video session (DESIGN §2).
+public enum SessionState: String, Sendable, Codable, CaseIterable {
+    case scheduled
+    case open
+    case waiting
+    case inProgress = "in_progress"
+    case completed
+    case late
+    case noShow = "no_show"
+    case cancelled
+    case failed
+
+    /// No further transition is possible except an idempotent repeat.
+    public var isTerminal: Bool {
+        switch self {
+        case .completed, .noShow, .cancelled, .failed: true
+        default: false
+        }
+    }
+}
+
+/// The state of the provider room behind a session.
+public enum RoomStatus: String, Sendable, Codable, CaseIterable {
+    case pending
+    case ready
+    case ended
+    case deleted
+    case failed
+}
+
+/// Whether recording is provably off for the room.
+public enum RecordingState: String, Sendable, Codable {
+    /// Not yet verified (the room is not provisioned yet).
+    case unknown
+    /// Requested off and read back off from the provider.
+    case disabled
+}
+
+/// How an attended call ended, or why the system closed it.
+public enum SessionOutcome: String, Sendable, Codable, CaseIterable {
+    case resolved
+    case unresolved
+    case rescheduled
+    /// The citizen waited but was never admitted before the safety cap.
+    case notAdmitted = "not_admitted"
+    /// The call was still going at the safety cap and the room was ended.
+    case endedBySafetyCap = "ended_by_safety_cap"
+}
+
+/// Who caused a transition, for the audit trail.
+public enum SessionActor: Sendable, Codable, Equatable, CustomStringConvertible {
+    case scheduler
+    case attendant(id: String)
+    case citizen
+    case system
+    case provider
+
+    public var description: String {
+        switch self {
+        case .scheduler: "scheduler"
+        case .attendant(let id): "attendant:\(id)"
+        case .citizen: "citizen"
+        case .system: "system"
+        case .provider: "provider"
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let raw = try decoder.singleValueContainer().decode(String.self)
+        switch raw {
+        case "scheduler": self = .scheduler
+        case "citizen": self = .citizen
+        case "system": self = .system
+        case "provider": self = .provider
+        default:
+            guard raw.hasPrefix("attendant:") else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown actor"))
+            }
+            self = .attendant(id: String(raw.dropFirst("attendant:".count)))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+
+/// The result of applying an event: the new session value and the work to carry out.
+public struct SessionTransition: Sendable, Equatable {
+    public var session: Session
+    public var actions: [SessionAction]
+    public let previousState: SessionState
+
+    /// Whether the event changed nothing (a late deadline, a repeated command).
+    public var isNoOp: Bool { actions.isEmpty && session == unchangedSession }
+
+    private let unchangedSession: Session
+
+    init(from original: Session, to session: Session, actions: [SessionAction] = []) {
+        self.session = session
+        self.actions = actions
+        self.previousState = original.state
+        self.unchangedSession = original
+    }
+}
+
+/// Why the state machine refused an event. `code` is the stable machine code shown to clients.
+public struct SessionTransitionRefusal: Error, Sendable, Equatable {
+    public enum Code: String, Sendable {
+        /// The session is completed, a no-show or cancelled.
+        case sessionClosed = "session_closed"
+        /// The session is cancelled (the citizen's link no longer works).
+        case sessionCancelled = "session_cancelled"
+        /// The call is in progress or the citizen is in the lobby.
+        case sessionInProgress = "session_in_progress"
+        /// Admission needs a citizen in the lobby.
+        case notWaiting = "not_waiting"
+        /// Ending needs a call in progress.
+        case notInProgress = "not_in_progress"
+        /// The join window has not opened yet.
+        case tooEarly = "too_early"
+        /// The join window has closed.
+        case windowClosed = "closed"
+        /// A session cannot move to another provider.
+        case providerImmutable = "provider_immutable"
+    }
+
+    public let code: Code
+    public let state: SessionState
+
+    public init(_ code: Code, state: SessionState) {
+        self.code = code
+        self.state = state
+    }
+}
+
+/// The rules of a session (DESIGN §2) as a pure function from (session, event, now) to a transition.
+public struct SessionStateMachine: Sendable {
+    public let policy: SessionPolicy
+
+    public init(policy: SessionPolicy = SessionPolicy()) {
+        self.policy = policy
+    }
+
+    /// A new session for a booking, with the room to provision and every deadline to arm.
+    public func create(
+        bookingID: BookingID, booking: Booking, access: AccessCredentials, at now: Date
+    ) -> SessionTransition {
+        let session = Session(bookingID: bookingID, booking: booking, access: access, createdAt: now)
+        return SessionTransition(from: session, to: session, actions: [.provisionRoom] + deadlines(for: booking))
+    }
+
+    /// Applies `event` at time `now`; throws when the event is not allowed in the session's state.
+    public func apply(
+        _ event: SessionEvent, to session: Session, at now: Date
+    ) throws(SessionTransitionRefusal) -> SessionTransition {
+        var next = session
+        var actions: [SessionAction] = []
+        let state = session.state
+
+        switch event {
+        case .bookingUpdated(let booking):
+            guard booking.provider == session.booking.provider || state == .failed else {
+                throw refusal(.providerImmutable, session)
+            }
+            switch state {
+            case .completed, .noShow, .cancelled:
+                throw refusal(.sessionClosed, session)
+            case .waiting, .inProgress:
+                guard !booking.hasDifferentSlot(than: session.booking) else {
+                    throw refusal(.sessionInProgress, session)
+                }
+                next.booking = booking
+            case .failed:
+                next.booking = booking
+                next.generation += 1
+                next.state = .scheduled
+                next.room = Room()
+                next.lobby = Lobby()
+                actions = [.provisionRoom] + deadlines(for: booking)
+            case .scheduled, .open, .late:
+                next.booking = booking
+                if booking.hasDifferentSlot(than: session.booking) {
+                    next.generation += 1
+                    next.state = .scheduled
+                    next.lobby = Lobby()
+                    let roomWork: SessionAction = session.room.status == .ready ? .updateRoom : .provisionRoom
+                    actions = [.cancelDeadlines, roomWork] + deadlines(for: booking)
+                }
+            }
+
+        case .cancelled:
+            switch state {
+            case .cancelled:
+                break
+            case .completed, .noShow:
+                throw refusal(.sessionClosed, session)
+            case .inProgress:
+                throw refusal(.sessionInProgress, session)
+            case .scheduled, .open, .late, .waiting, .failed:
+                next.state = .cancelled
+                actions = [.cancelDeadlines]
+                if session.room.status != .deleted { actions.append(.deleteRoom) }
+            }
+
+        case .roomProvisioned(let providerRoomID, let url):
+            next.room = Room(status: .ready, recording: .disabled, providerRoomID: providerRoomID, url: url)
+            if state.isTerminal { actions = [.deleteRoom] }
+
+        case .roomProvisioningFailed(let code, let message):
+            next.room.status = .failed
+            next.room.errorCode = code
+            next.room.errorMessage = message
+            if !state.isTerminal {
+                next.state = .failed
+                actions = [.cancelDeadlines]
+            }
+
+        case .roomDeleted:
+            next.room.status = .deleted
+
+        case .roomEnded:
+            next.room.status = .ended
+
+        case .joinWindowOpened:
+            if state == .scheduled { next.state = .open }
+
+        case .citizenEntered:
+            switch state {
+            case .cancelled:
+                throw refusal(.sessionCancelled, session)
+            case .completed, .noShow, .failed:
+                throw refusal(.windowClosed, session)
+            case .waiting, .inProgress:
+                break
+            case .scheduled, .open, .late:
+                guard now >= policy.joinWindowOpens(for: session.booking) else { throw refusal(.tooEarly, session) }
+                guard now < session.booking.endsAt else { throw refusal(.windowClosed, session) }
+                next.state = .waiting
+                if next.lobby.enteredAt == nil { next.lobby.enteredAt = now }
+            }
+
+        case .citizenLeft:
+            if state == .waiting {
+                next.state = now < policy.lateCheck(for: session.booking) ? .open : .late
+            }
+
+        case .admitted:
+            guard state == .waiting else { throw refusal(.notWaiting, session) }
+            next.state = .inProgress
+            next.lobby.admittedAt = now
+
+        case .ended(let outcome, _):
+            switch state {
+            case .inProgress:
+                next.state = .completed
+                next.outcome = outcome
+                actions = [.cancelDeadlines, .endRoom]
+            case .completed, .noShow, .cancelled, .failed:
+                throw refusal(.sessionClosed, session)
+            case .scheduled, .open, .late, .waiting:
+                throw refusal(.notInProgress, session)
+            }
+
+        case .lateCheckDue:
+            if state == .scheduled || state == .open { next.state = .late }
+
+        case .slotEnded:
+            if state == .scheduled || state == .open || state == .late {
+                next.state = .noShow
+                actions = [.deleteRoom]
+            }
+
+        case .safetyCapReached:
+            if state == .inProgress || state == .waiting {
+                next.state = .completed
+                next.outcome = state == .inProgress ? .endedBySafetyCap : .notAdmitted
+                actions = [.endRoom]
+            }
+        }
+
+        if next != session { next.updatedAt = now }
+        return SessionTransition(from: session, to: next, actions: actions)
+    }
+
+    private func deadlines(for booking: Booking) -> [SessionAction] {
+        [
+            .scheduleDeadline(.joinWindowOpens, at: policy.joinWindowOpens(for: booking)),
+            .scheduleDeadline(.lateCheck, at: policy.lateCheck(for: booking)),
+            .scheduleDeadline(.slotEnd, at: booking.endsAt),
+            .scheduleDeadline(.safetyCap, at: policy.safetyCapReached(for: booking)),
+        ]
+    }
+
+    private func refusal(_ code: SessionTransitionRefusal.Code, _ session: Session) -> SessionTransitionRefusal {
+        SessionTransitionRefusal(code, state: session.state)
+    }
+}

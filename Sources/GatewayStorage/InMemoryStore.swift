@@ -1,0 +1,174 @@
+import Foundation
+import GatewayCore
+import Synchronization
+
+/// A store kept in memory, for unit tests. Same semantics as the database stores.
+public final class InMemoryStore: GatewayStore {
+    private struct State {
+        var sessions: [BookingID: StoredSession] = [:]
+        var audit: [AuditRecord] = []
+        var jobs: [Int64: Job] = [:]
+        var leases: [Int64: Date] = [:]
+        var nextJobID: Int64 = 1
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func session(for bookingID: BookingID) async throws -> StoredSession? {
+        state.withLock { $0.sessions[bookingID] }
+    }
+
+    public func session(joinToken: String) async throws -> StoredSession? {
+        state.withLock { state in state.sessions.values.first { $0.session.access.joinToken == joinToken } }
+    }
+
+    public func sessions(matching query: SessionQuery) async throws -> [StoredSession] {
+        state.withLock { state in
+            state.sessions.values
+                .filter { stored in
+                    let session = stored.session
+                    if let from = query.from, session.booking.startsAt < from { return false }
+                    if let to = query.to, session.booking.startsAt >= to { return false }
+                    if let service = query.service, session.booking.service != service { return false }
+                    if let wanted = query.state, session.state != wanted { return false }
+                    if let after = query.after {
+                        let position = SessionCursor(after: session)
+                        return (position.startsAtMilliseconds, position.bookingID.rawValue)
+                            > (after.startsAtMilliseconds, after.bookingID.rawValue)
+                    }
+                    return true
+                }
+                .sorted {
+                    let lhs = SessionCursor(after: $0.session)
+                    let rhs = SessionCursor(after: $1.session)
+                    return (lhs.startsAtMilliseconds, lhs.bookingID.rawValue)
+                        < (rhs.startsAtMilliseconds, rhs.bookingID.rawValue)
+                }
+                .prefix(query.limit)
+                .map { $0 }
+        }
+    }
+
+    @discardableResult
+    public func apply(_ change: SessionChange) async throws -> StoredSession {
+        try state.withLock { state in
+            let id = change.session.bookingID
+            let current = state.sessions[id]
+            switch (change.expectedVersion, current) {
+            case (nil, .some): throw StoreError.alreadyExists(id)
+            case (.some, nil): throw StoreError.versionConflict(id)
+            case (.some(let expected), .some(let stored)) where stored.version != expected:
+                throw StoreError.versionConflict(id)
+            default: break
+            }
+            let stored = StoredSession(session: change.session, version: (current?.version ?? 0) + 1)
+            state.sessions[id] = stored
+            state.audit.append(contentsOf: change.audit)
+            if change.cancelsPendingDeadlines {
+                for (jobID, job) in state.jobs
+                where job.bookingID == id && job.kind.isDeadline && job.state == .pending {
+                    state.jobs[jobID] = nil
+                }
+            }
+            for request in change.jobs {
+                Self.enqueue(request, into: &state)
+            }
+            if let jobID = change.completesJob {
+                state.jobs[jobID]?.state = .done
+                state.leases[jobID] = nil
+            }
+            return stored
+        }
+    }
+
+    public func auditTrail(for bookingID: BookingID) async throws -> [AuditRecord] {
+        state.withLock { $0.audit.filter { $0.bookingID == bookingID } }
+    }
+
+    public func claimDueJobs(at now: Date, limit: Int, leaseUntil: Date) async throws -> [Job] {
+        state.withLock { state in
+            let due = state.jobs.values
+                .filter { job in
+                    switch job.state {
+                    case .pending: job.dueAt <= now
+                    case .running: (state.leases[job.id] ?? .distantPast) <= now
+                    case .done, .dead: false
+                    }
+                }
+                .sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
+                .prefix(limit)
+            return due.map { job in
+                var claimed = job
+                claimed.state = .running
+                claimed.attempts += 1
+                state.jobs[job.id] = claimed
+                state.leases[job.id] = leaseUntil
+                return claimed
+            }
+        }
+    }
+
+    public func resolve(_ job: Job, as resolution: JobResolution, at now: Date) async throws {
+        state.withLock { state in
+            guard var stored = state.jobs[job.id], stored.state == .running else { return }
+            switch resolution {
+            case .done:
+                stored.state = .done
+            case .retry(let at, let error):
+                stored.state = .pending
+                stored.dueAt = at
+                stored.lastError = error
+            case .dead(let error):
+                stored.state = .dead
+                stored.lastError = error
+            }
+            state.jobs[job.id] = stored
+            state.leases[job.id] = nil
+        }
+    }
+
+    public func jobs(for bookingID: BookingID) async throws -> [Job] {
+        state.withLock { $0.jobs.values.filter { $0.bookingID == bookingID }.sorted { $0.id < $1.id } }
+    }
+
+    public func nextDueDate() async throws -> Date? {
+        state.withLock { state in
+            state.jobs.values.compactMap { job in
+                switch job.state {
+                case .pending: job.dueAt
+                case .running: state.leases[job.id]
+                case .done, .dead: nil
+                }
+            }.min()
+        }
+    }
+
+    @discardableResult
+    public func migrate() async throws -> [Int] { [] }
+    public func isReady() async -> Bool { true }
+    public func close() async throws {}
+
+    /// Inserts the job, or re-arms a finished one with the same key; a pending one is left as it is.
+    private static func enqueue(_ request: JobRequest, into state: inout State) {
+        if let (id, existing) = state.jobs.first(where: {
+            $0.value.bookingID == request.bookingID && $0.value.kind == request.kind
+                && $0.value.generation == request.generation
+        }) {
+            guard existing.state == .done || existing.state == .dead else { return }
+            var rearmed = existing
+            rearmed.state = .pending
+            rearmed.dueAt = request.dueAt
+            rearmed.attempts = 0
+            rearmed.lastError = nil
+            state.jobs[id] = rearmed
+            return
+        }
+        let id = state.nextJobID
+        state.nextJobID += 1
+        state.jobs[id] = Job(
+            id: id, bookingID: request.bookingID, kind: request.kind, generation: request.generation,
+            dueAt: request.dueAt, state: .pending, attempts: 0, lastError: nil)
+    }
+}

@@ -1,0 +1,58 @@
+/// The versioned schema. Each migration runs once, in order, inside a transaction.
+/// Written in the SQL that SQLite and PostgreSQL share.
+enum Migrations {
+    struct Migration: Sendable {
+        let version: Int
+        let statements: [String]
+    }
+
+    static let all: [Migration] = [
+        Migration(
+            version: 1,
+            statements: [
+                """
+                CREATE TABLE sessions (
+                    booking_id TEXT PRIMARY KEY,
+                    state TEXT NOT NULL,
+                    service TEXT NOT NULL,
+                    starts_at BIGINT NOT NULL,
+                    join_token TEXT NOT NULL UNIQUE,
+                    cancel_token TEXT NOT NULL UNIQUE,
+                    version INTEGER NOT NULL,
+                    data TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX sessions_by_start ON sessions (starts_at, booking_id)",
+                """
+                CREATE TABLE jobs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    booking_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    generation INTEGER NOT NULL,
+                    due_at BIGINT NOT NULL,
+                    state TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    last_error TEXT,
+                    locked_until BIGINT,
+                    UNIQUE (booking_id, kind, generation)
+                )
+                """,
+                "CREATE INDEX jobs_by_due ON jobs (state, due_at)",
+                """
+                CREATE TABLE audit_events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    booking_id TEXT NOT NULL,
+                    at BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    from_state TEXT,
+                    to_state TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX audit_by_booking ON audit_events (booking_id, id)",
+            ]
+        )
+    ]
+
+    static var latestVersion: Int { all.map(\.version).max() ?? 0 }
+}

@@ -1,0 +1,321 @@
+import Foundation
+import GatewayCore
+import Logging
+import SQLiteNIO
+
+/// The embedded default store: one SQLite file in WAL mode.
+public final class SQLiteStore: GatewayStore {
+    private let connection: SQLiteConnection
+    private let transactionLock = AsyncSerialLock()
+    private let codec = SessionCodec()
+
+    private init(connection: SQLiteConnection) {
+        self.connection = connection
+    }
+
+    /// Opens (creating if needed) the database at `path`, in WAL mode. Does not migrate.
+    public static func open(path: String, logger: Logger) async throws -> SQLiteStore {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            let store = SQLiteStore(connection: connection)
+            _ = try await connection.query("PRAGMA journal_mode = WAL")
+            _ = try await connection.query("PRAGMA synchronous = NORMAL")
+            _ = try await connection.query("PRAGMA busy_timeout = 5000")
+            _ = try await connection.query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+            )
+            return store
+        } catch let error as SQLiteError {
+            throw StoreError.unavailable(error.message)
+        }
+    }
+
+    // MARK: SessionStore
+
+    public func session(for bookingID: BookingID) async throws -> StoredSession? {
+        try await query("SELECT data, version FROM sessions WHERE booking_id = ?", [.text(bookingID.rawValue)])
+            .first.map(decodeSession)
+    }
+
+    public func session(joinToken: String) async throws -> StoredSession? {
+        try await query("SELECT data, version FROM sessions WHERE join_token = ?", [.text(joinToken)])
+            .first.map(decodeSession)
+    }
+
+    public func sessions(matching query: SessionQuery) async throws -> [StoredSession] {
+        var conditions: [String] = []
+        var binds: [SQLiteData] = []
+        if let from = query.from {
+            conditions.append("starts_at >= ?")
+            binds.append(.integer(Int(from.millisecondsSince1970)))
+        }
+        if let to = query.to {
+            conditions.append("starts_at < ?")
+            binds.append(.integer(Int(to.millisecondsSince1970)))
+        }
+        if let service = query.service {
+            conditions.append("service = ?")
+            binds.append(.text(service))
+        }
+        if let state = query.state {
+            conditions.append("state = ?")
+            binds.append(.text(state.rawValue))
+        }
+        if let after = query.after {
+            conditions.append("(starts_at > ? OR (starts_at = ? AND booking_id > ?))")
+            binds += [
+                .integer(Int(after.startsAtMilliseconds)), .integer(Int(after.startsAtMilliseconds)),
+                .text(after.bookingID.rawValue),
+            ]
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        binds.append(.integer(query.limit))
+        return try await self.query(
+            "SELECT data, version FROM sessions \(whereClause) ORDER BY starts_at, booking_id LIMIT ?", binds
+        ).map(decodeSession)
+    }
+
+    @discardableResult
+    public func apply(_ change: SessionChange) async throws -> StoredSession {
+        let session = change.session
+        let id = session.bookingID.rawValue
+        let data = try codec.encode(session)
+        return try await transaction { connection in
+            let version: Int
+            if let expected = change.expectedVersion {
+                version = expected + 1
+                _ = try await connection.query(
+                    """
+                    UPDATE sessions SET state = ?, service = ?, starts_at = ?, join_token = ?, cancel_token = ?,
+                        version = ?, data = ?
+                    WHERE booking_id = ? AND version = ?
+                    """,
+                    [
+                        .text(session.state.rawValue), .text(session.booking.service),
+                        .integer(Int(session.booking.startsAt.millisecondsSince1970)),
+                        .text(session.access.joinToken), .text(session.access.cancelToken), .integer(version),
+                        .text(data), .text(id), .integer(expected),
+                    ])
+                let changed = try await connection.query("SELECT changes() AS n")
+                guard changed.first?.column("n")?.integer == 1 else {
+                    throw StoreError.versionConflict(session.bookingID)
+                }
+            } else {
+                version = 1
+                let existing = try await connection.query(
+                    "SELECT 1 FROM sessions WHERE booking_id = ?", [.text(id)])
+                guard existing.isEmpty else { throw StoreError.alreadyExists(session.bookingID) }
+                _ = try await connection.query(
+                    """
+                    INSERT INTO sessions (booking_id, state, service, starts_at, join_token, cancel_token, version, data)
+                    VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+                    """,
+                    [
+                        .text(id), .text(session.state.rawValue), .text(session.booking.service),
+                        .integer(Int(session.booking.startsAt.millisecondsSince1970)),
+                        .text(session.access.joinToken), .text(session.access.cancelToken), .text(data),
+                    ])
+            }
+            for record in change.audit {
+                _ = try await connection.query(
+                    "INSERT INTO audit_events (booking_id, at, actor, event, from_state, to_state) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        .text(record.bookingID.rawValue), .integer(Int(record.at.millisecondsSince1970)),
+                        .text(record.actor.description), .text(record.event),
+                        record.fromState.map { .text($0.rawValue) } ?? .null, .text(record.toState.rawValue),
+                    ])
+            }
+            if change.cancelsPendingDeadlines {
+                _ = try await connection.query(
+                    "DELETE FROM jobs WHERE booking_id = ? AND state = 'pending' AND kind LIKE 'deadline.%'",
+                    [.text(id)])
+            }
+            for job in change.jobs {
+                _ = try await connection.query(
+                    """
+                    INSERT INTO jobs (booking_id, kind, generation, due_at, state, attempts)
+                    VALUES (?, ?, ?, ?, 'pending', 0)
+                    ON CONFLICT (booking_id, kind, generation) DO UPDATE
+                    SET state = 'pending', due_at = excluded.due_at, attempts = 0, last_error = NULL, locked_until = NULL
+                    WHERE jobs.state IN ('done', 'dead')
+                    """,
+                    [
+                        .text(job.bookingID.rawValue), .text(job.kind.description), .integer(job.generation),
+                        .integer(Int(job.dueAt.millisecondsSince1970)),
+                    ])
+            }
+            if let jobID = change.completesJob {
+                _ = try await connection.query(
+                    "UPDATE jobs SET state = 'done', locked_until = NULL WHERE id = ?", [.integer(Int(jobID))])
+            }
+            return StoredSession(session: session, version: version)
+        }
+    }
+
+    public func auditTrail(for bookingID: BookingID) async throws -> [AuditRecord] {
+        try await query(
+            "SELECT at, actor, event, from_state, to_state FROM audit_events WHERE booking_id = ? ORDER BY id",
+            [.text(bookingID.rawValue)]
+        ).map { row in
+            AuditRecord(
+                bookingID: bookingID,
+                at: Date(millisecondsSince1970: Int64(row.column("at")?.integer ?? 0)),
+                actor: try codec.decodeActor(row.column("actor")?.string ?? ""),
+                event: row.column("event")?.string ?? "",
+                fromState: row.column("from_state")?.string.flatMap(SessionState.init(rawValue:)),
+                toState: SessionState(rawValue: row.column("to_state")?.string ?? "") ?? .scheduled)
+        }
+    }
+
+    // MARK: JobStore
+
+    public func claimDueJobs(at now: Date, limit: Int, leaseUntil: Date) async throws -> [Job] {
+        let nowMillis = Int(now.millisecondsSince1970)
+        return try await transaction { connection in
+            let rows = try await connection.query(
+                """
+                SELECT id FROM jobs
+                WHERE (state = 'pending' AND due_at <= ?) OR (state = 'running' AND locked_until <= ?)
+                ORDER BY due_at, id LIMIT ?
+                """,
+                [.integer(nowMillis), .integer(nowMillis), .integer(limit)])
+            var claimed: [Job] = []
+            for row in rows {
+                guard let id = row.column("id")?.integer else { continue }
+                let updated = try await connection.query(
+                    """
+                    UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = ? WHERE id = ?
+                    RETURNING id, booking_id, kind, generation, due_at, state, attempts, last_error
+                    """,
+                    [.integer(Int(leaseUntil.millisecondsSince1970)), .integer(id)])
+                claimed += try updated.map(Self.decodeJob)
+            }
+            return claimed
+        }
+    }
+
+    public func resolve(_ job: Job, as resolution: JobResolution, at now: Date) async throws {
+        let (sql, binds): (String, [SQLiteData])
+        switch resolution {
+        case .done:
+            (sql, binds) = (
+                "UPDATE jobs SET state = 'done', locked_until = NULL WHERE id = ? AND state = 'running'",
+                [.integer(Int(job.id))]
+            )
+        case .retry(let at, let error):
+            (sql, binds) = (
+                "UPDATE jobs SET state = 'pending', due_at = ?, last_error = ?, locked_until = NULL WHERE id = ? AND state = 'running'",
+                [.integer(Int(at.millisecondsSince1970)), .text(error), .integer(Int(job.id))]
+            )
+        case .dead(let error):
+            (sql, binds) = (
+                "UPDATE jobs SET state = 'dead', last_error = ?, locked_until = NULL WHERE id = ? AND state = 'running'",
+                [.text(error), .integer(Int(job.id))]
+            )
+        }
+        _ = try await transaction { connection in try await connection.query(sql, binds) }
+    }
+
+    public func jobs(for bookingID: BookingID) async throws -> [Job] {
+        try await query(
+            "SELECT id, booking_id, kind, generation, due_at, state, attempts, last_error FROM jobs WHERE booking_id = ? ORDER BY id",
+            [.text(bookingID.rawValue)]
+        ).map(Self.decodeJob)
+    }
+
+    public func nextDueDate() async throws -> Date? {
+        let rows = try await query(
+            """
+            SELECT MIN(CASE WHEN state = 'pending' THEN due_at ELSE locked_until END) AS next
+            FROM jobs WHERE state IN ('pending', 'running')
+            """, [])
+        return rows.first?.column("next")?.integer.map { Date(millisecondsSince1970: Int64($0)) }
+    }
+
+    // MARK: StoreMaintenance
+
+    @discardableResult
+    public func migrate() async throws -> [Int] {
+        try await transaction { connection in
+            let applied = Set(
+                try await connection.query("SELECT version FROM schema_migrations").compactMap {
+                    $0.column("version")?.integer
+                })
+            var appliedNow: [Int] = []
+            for migration in Migrations.all where !applied.contains(migration.version) {
+                for statement in migration.statements {
+                    _ = try await connection.query(statement)
+                }
+                _ = try await connection.query(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    [.integer(migration.version), .integer(Int(Date().millisecondsSince1970))])
+                appliedNow.append(migration.version)
+            }
+            return appliedNow
+        }
+    }
+
+    public func isReady() async -> Bool {
+        guard let rows = try? await query("SELECT MAX(version) AS v FROM schema_migrations", []) else { return false }
+        return rows.first?.column("v")?.integer == Migrations.latestVersion
+    }
+
+    public func close() async throws {
+        try await connection.close()
+    }
+
+    // MARK: Helpers
+
+    private func query(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteRow] {
+        try await transactionLock.withLock {
+            do {
+                return try await connection.query(sql, binds)
+            } catch let error as SQLiteError {
+                throw StoreError.unavailable(error.message)
+            }
+        }
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction; rolls back when it throws.
+    private func transaction<T: Sendable>(_ body: (SQLiteConnection) async throws -> T) async throws -> T {
+        try await transactionLock.withLock {
+            do {
+                _ = try await connection.query("BEGIN IMMEDIATE")
+                do {
+                    let result = try await body(connection)
+                    _ = try await connection.query("COMMIT")
+                    return result
+                } catch {
+                    _ = try? await connection.query("ROLLBACK")
+                    throw error
+                }
+            } catch let error as SQLiteError {
+                throw StoreError.unavailable(error.message)
+            }
+        }
+    }
+
+    private func decodeSession(_ row: SQLiteRow) throws -> StoredSession {
+        guard let data = row.column("data")?.string, let version = row.column("version")?.integer else {
+            throw StoreError.unavailable("session row is incomplete")
+        }
+        return StoredSession(session: try codec.decode(data), version: version)
+    }
+
+    private static func decodeJob(_ row: SQLiteRow) throws -> Job {
+        guard let id = row.column("id")?.integer,
+            let booking = row.column("booking_id")?.string.flatMap(BookingID.init),
+            let kind = row.column("kind")?.string.flatMap(JobKind.init),
+            let generation = row.column("generation")?.integer,
+            let dueAt = row.column("due_at")?.integer,
+            let state = row.column("state")?.string.flatMap(JobState.init(rawValue:)),
+            let attempts = row.column("attempts")?.integer
+        else { throw StoreError.unavailable("job row is incomplete") }
+        return Job(
+            id: Int64(id), bookingID: booking, kind: kind, generation: generation,
+            dueAt: Date(millisecondsSince1970: Int64(dueAt)), state: state, attempts: attempts,
+            lastError: row.column("last_error")?.string)
+    }
+}

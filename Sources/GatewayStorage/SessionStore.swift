@@ -1,0 +1,145 @@
+import Foundation
+import GatewayCore
+
+/// A session as stored, with the version used for optimistic concurrency.
+public struct StoredSession: Sendable, Equatable {
+    public let session: Session
+    public let version: Int
+
+    public init(session: Session, version: Int) {
+        self.session = session
+        self.version = version
+    }
+}
+
+/// Everything one transition writes, applied atomically: the session, its audit records, the jobs it
+/// enqueues, the deadlines it drops and the job it completes.
+public struct SessionChange: Sendable {
+    public var session: Session
+    /// `nil` inserts a new session; otherwise the stored version must still be this one.
+    public var expectedVersion: Int?
+    public var audit: [AuditRecord]
+    public var jobs: [JobRequest]
+    /// Drop every pending deadline job of the booking before enqueuing `jobs`.
+    public var cancelsPendingDeadlines: Bool
+    /// A job to mark done in the same transaction.
+    public var completesJob: Int64?
+
+    public init(
+        session: Session, expectedVersion: Int?, audit: [AuditRecord] = [], jobs: [JobRequest] = [],
+        cancelsPendingDeadlines: Bool = false, completesJob: Int64? = nil
+    ) {
+        self.session = session
+        self.expectedVersion = expectedVersion
+        self.audit = audit
+        self.jobs = jobs
+        self.cancelsPendingDeadlines = cancelsPendingDeadlines
+        self.completesJob = completesJob
+    }
+}
+
+/// Filters of the scheduler's session list; `startsAt` in `[from, to)`.
+public struct SessionQuery: Sendable, Equatable {
+    public var from: Date?
+    public var to: Date?
+    public var service: String?
+    public var state: SessionState?
+    /// Continue after this position (exclusive).
+    public var after: SessionCursor?
+    public var limit: Int
+
+    public init(
+        from: Date? = nil, to: Date? = nil, service: String? = nil, state: SessionState? = nil,
+        after: SessionCursor? = nil, limit: Int = 50
+    ) {
+        self.from = from
+        self.to = to
+        self.service = service
+        self.state = state
+        self.after = after
+        self.limit = limit
+    }
+}
+
+/// A position in the list ordered by (`startsAt`, `bookingId`).
+public struct SessionCursor: Sendable, Equatable {
+    public let startsAtMilliseconds: Int64
+    public let bookingID: BookingID
+
+    public init(startsAtMilliseconds: Int64, bookingID: BookingID) {
+        self.startsAtMilliseconds = startsAtMilliseconds
+        self.bookingID = bookingID
+    }
+
+    public init(after session: Session) {
+        self.init(startsAtMilliseconds: session.booking.startsAt.millisecondsSince1970, bookingID: session.bookingID)
+    }
+
+    /// An opaque string for clients.
+    public var token: String {
+        Data("\(startsAtMilliseconds)|\(bookingID.rawValue)".utf8).base64URLEncodedString()
+    }
+
+    public init?(token: String) {
+        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else {
+            return nil
+        }
+        let parts = text.split(separator: "|", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let millis = Int64(parts[0]), let id = BookingID(parts[1]) else { return nil }
+        self.init(startsAtMilliseconds: millis, bookingID: id)
+    }
+}
+
+/// Errors every store reports in the same terms, whatever its driver.
+public enum StoreError: Error, Equatable, Sendable {
+    /// An insert found the booking already stored.
+    case alreadyExists(BookingID)
+    /// The stored version moved on since it was read.
+    case versionConflict(BookingID)
+    /// The database could not be reached or answered with an error.
+    case unavailable(String)
+}
+
+/// Durable storage of sessions and their audit trail.
+public protocol SessionStore: Sendable {
+    func session(for bookingID: BookingID) async throws -> StoredSession?
+    func session(joinToken: String) async throws -> StoredSession?
+    func sessions(matching query: SessionQuery) async throws -> [StoredSession]
+    /// Applies `change` atomically and returns the stored result.
+    @discardableResult
+    func apply(_ change: SessionChange) async throws -> StoredSession
+    func auditTrail(for bookingID: BookingID) async throws -> [AuditRecord]
+}
+
+/// Durable work: claimed with a lease so that a crashed worker's jobs are picked up again.
+public protocol JobStore: Sendable {
+    /// Claims up to `limit` jobs due at `now` (and jobs whose lease ended), counting an attempt each.
+    func claimDueJobs(at now: Date, limit: Int, leaseUntil: Date) async throws -> [Job]
+    func resolve(_ job: Job, as resolution: JobResolution, at now: Date) async throws
+    func jobs(for bookingID: BookingID) async throws -> [Job]
+    /// The earliest time a pending job becomes due, to let the worker sleep until then.
+    func nextDueDate() async throws -> Date?
+}
+
+/// Schema management and health.
+public protocol StoreMaintenance: Sendable {
+    /// Applies every migration not yet applied; returns the versions applied now.
+    @discardableResult
+    func migrate() async throws -> [Int]
+    /// Whether the database answers and every known migration is applied.
+    func isReady() async -> Bool
+    func close() async throws
+}
+
+/// A store the gateway can run on.
+public typealias GatewayStore = SessionStore & JobStore & StoreMaintenance
+
+extension Date {
+    public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    public init(millisecondsSince1970: Int64) {
+        self.init(timeIntervalSince1970: TimeInterval(millisecondsSince1970) / 1000)
+    }
+}

@@ -1,0 +1,210 @@
+import Crypto
+import Foundation
+import GatewayCore
+
+/// Daily's REST API (providers.md §3): private rooms with knocking, recording never enabled,
+/// meeting tokens minted on admission. Also the adapter for the built-in simulator.
+public struct DailyProvider: MeetingProvider {
+    public struct Configuration: Sendable {
+        /// For example `https://api.daily.co/v1`.
+        public var baseURL: URL
+        public var apiKey: String
+        public var timeout: Duration
+
+        public init(baseURL: URL, apiKey: String, timeout: Duration = .seconds(10)) {
+            self.baseURL = baseURL
+            self.apiKey = apiKey
+            self.timeout = timeout
+        }
+    }
+
+    private let configuration: Configuration
+    private let transport: any HTTPTransport
+    private let clock: any GatewayClock
+
+    public init(configuration: Configuration, transport: any HTTPTransport, clock: any GatewayClock) {
+        self.configuration = configuration
+        self.transport = transport
+        self.clock = clock
+    }
+
+    /// The room name for a booking: deterministic, so a retried create finds the same room, and free of
+    /// personal data.
+    public static func roomName(for bookingID: BookingID) -> String {
+        let digest = SHA256.hash(data: Data(bookingID.rawValue.utf8))
+        return "vg-" + digest.prefix(12).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public func createOrGetRoom(for spec: RoomSpec) async throws -> ProvisionedRoom {
+        let name = Self.roomName(for: spec.bookingID)
+        let body = CreateRoomRequest(name: name, privacy: "private", properties: RoomProperties(spec: spec))
+        let response = try await send("POST", "rooms", body: body)
+        switch response.status {
+        case 200:
+            return try provisioned(from: response)
+        case 400 where (try? decode(DailyError.self, response))?.info?.contains("already exists") == true:
+            return try provisioned(from: try await expect(200, send("GET", "rooms/\(name)")))
+        default:
+            throw error(from: response)
+        }
+    }
+
+    public func updateRoom(_ providerRoomID: String, for spec: RoomSpec) async throws -> ProvisionedRoom {
+        let body = UpdateRoomRequest(properties: RoomProperties(spec: spec))
+        return try provisioned(from: try await expect(200, send("POST", "rooms/\(providerRoomID)", body: body)))
+    }
+
+    public func deleteRoom(for spec: RoomSpec, providerRoomID: String?) async throws {
+        let name = providerRoomID ?? Self.roomName(for: spec.bookingID)
+        let response = try await send("DELETE", "rooms/\(name)")
+        guard response.status == 200 || response.status == 404 else { throw error(from: response) }
+    }
+
+    public func citizenEntry(for spec: RoomSpec, providerRoomID: String) async throws -> RoomEntry {
+        try await entry(
+            roomName: providerRoomID,
+            properties: TokenProperties(
+                room_name: providerRoomID, is_owner: false, user_id: nil,
+                exp: Int(min(clock.now.addingTimeInterval(15 * 60), spec.expiresAt).timeIntervalSince1970)))
+    }
+
+    public func hostEntry(for spec: RoomSpec, providerRoomID: String, attendantID: String) async throws -> RoomEntry {
+        try await entry(
+            roomName: providerRoomID,
+            properties: TokenProperties(
+                room_name: providerRoomID, is_owner: true, user_id: attendantID,
+                exp: Int(spec.expiresAt.timeIntervalSince1970)))
+    }
+
+    public func recordingState(of providerRoomID: String) async throws -> RecordingReadback {
+        try provisioned(from: try await expect(200, send("GET", "rooms/\(providerRoomID)"))).recording
+    }
+
+    // MARK: Wire
+
+    private func entry(roomName: String, properties: TokenProperties) async throws -> RoomEntry {
+        let room = try decode(RoomResponse.self, try await expect(200, send("GET", "rooms/\(roomName)")))
+        let token = try decode(
+            TokenResponse.self,
+            try await expect(200, send("POST", "meeting-tokens", body: TokenRequest(properties: properties))))
+        guard var components = URLComponents(string: room.url) else {
+            throw ProviderError.invalidResponse("room url is not a URL")
+        }
+        components.queryItems = [URLQueryItem(name: "t", value: token.token)]
+        return RoomEntry(joinURL: components.string ?? room.url)
+    }
+
+    private func provisioned(from response: HTTPResponse) throws -> ProvisionedRoom {
+        let room = try decode(RoomResponse.self, response)
+        let recording = room.config?.enable_recording
+        let readback: RecordingReadback =
+            (recording == nil || recording == "<not set>") ? .off : .on(recording ?? "")
+        return ProvisionedRoom(providerRoomID: room.name, url: room.url, recording: readback)
+    }
+
+    private func send(_ method: String, _ path: String) async throws -> HTTPResponse {
+        try await send(method, path, bodyData: nil)
+    }
+
+    private func send(_ method: String, _ path: String, body: some Encodable) async throws -> HTTPResponse {
+        try await send(method, path, bodyData: try JSONEncoder().encode(body))
+    }
+
+    private func send(_ method: String, _ path: String, bodyData: Data?) async throws -> HTTPResponse {
+        var headers = ["Authorization": "Bearer \(configuration.apiKey)", "Accept": "application/json"]
+        if bodyData != nil { headers["Content-Type"] = "application/json" }
+        let request = HTTPRequest(
+            method: method, url: configuration.baseURL.appendingPathComponent(path), headers: headers,
+            body: bodyData, timeout: configuration.timeout)
+        return try await transport.send(request)
+    }
+
+    private func expect(_ status: Int, _ response: HTTPResponse) throws -> HTTPResponse {
+        guard response.status == status else { throw error(from: response) }
+        return response
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: response.body)
+        } catch {
+            throw ProviderError.invalidResponse("daily: unexpected \(type) body")
+        }
+    }
+
+    private func error(from response: HTTPResponse) -> ProviderError {
+        let detail = try? JSONDecoder().decode(DailyError.self, from: response.body)
+        let message = "daily \(response.status): \(detail?.error ?? "error")"
+        switch response.status {
+        case 429:
+            return .rateLimited(retryAfter: response.headers["retry-after"].flatMap(Int.init).map { .seconds($0) })
+        case 401, 403:
+            return .unauthorized(message)
+        case 400..<500:
+            return .rejected(code: "provider_rejected", message: message)
+        default:
+            return .unavailable(message)
+        }
+    }
+}
+
+// Daily's JSON field names, spelled as Daily spells them.
+private struct CreateRoomRequest: Encodable {
+    let name: String
+    let privacy: String
+    let properties: RoomProperties
+}
+
+private struct UpdateRoomRequest: Encodable {
+    let properties: RoomProperties
+}
+
+private struct RoomProperties: Encodable {
+    let nbf: Int
+    let exp: Int
+    let enable_knocking: Bool
+    let eject_at_room_exp: Bool
+    let enable_prejoin_ui: Bool
+    let enable_chat: Bool
+    let lang: String
+
+    init(spec: RoomSpec) {
+        nbf = Int(spec.opensAt.timeIntervalSince1970)
+        exp = Int(spec.expiresAt.timeIntervalSince1970)
+        enable_knocking = true
+        eject_at_room_exp = true
+        enable_prejoin_ui = true
+        enable_chat = false
+        lang = "pt"
+    }
+}
+
+private struct RoomResponse: Decodable {
+    struct Config: Decodable {
+        let enable_recording: String?
+    }
+    let name: String
+    let url: String
+    let privacy: String?
+    let config: Config?
+}
+
+private struct TokenRequest: Encodable {
+    let properties: TokenProperties
+}
+
+private struct TokenProperties: Encodable {
+    let room_name: String
+    let is_owner: Bool
+    let user_id: String?
+    let exp: Int
+}
+
+private struct TokenResponse: Decodable {
+    let token: String
+}
+
+private struct DailyError: Decodable {
+    let error: String?
+    let info: String?
+}
