@@ -49,6 +49,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "SessionOrchestration",
+            dependencies: [
+                "GatewayCore",
+                "GatewayStorage",
+                "MeetingProviders",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ProviderSimulator",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird")
@@ -61,8 +73,10 @@ let package = Package(
                 "GatewayCore",
                 "GatewayStorage",
                 "MeetingProviders",
+                "SessionOrchestration",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Resources/openapi.yaml")],
@@ -75,6 +89,7 @@ let package = Package(
                 "GatewayStorage",
                 "MeetingProviders",
                 "ProviderSimulator",
+                "SessionOrchestration",
                 "GatewayHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,6 +124,7 @@ let package = Package(
             dependencies: [
                 "GatewayService",
                 "GatewayHTTP",
+                "SessionOrchestration",
                 "GatewayStorage",
                 "GatewayCore",
                 "MeetingProviders",

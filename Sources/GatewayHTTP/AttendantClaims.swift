@@ -1,0 +1,34 @@
+import Foundation
+import JWTKit
+
+/// The claims of an attendant's bearer token (DESIGN §3).
+public struct AttendantClaims: JWTPayload, Equatable {
+    public var sub: SubjectClaim
+    public var name: String?
+    public var services: [String]
+    public var roles: [String]
+    public var exp: ExpirationClaim
+    public var iat: IssuedAtClaim
+
+    public init(id: String, name: String?, services: [String], roles: [String], issuedAt: Date, validFor: Duration) {
+        sub = SubjectClaim(value: id)
+        self.name = name
+        self.services = services
+        self.roles = roles
+        iat = IssuedAtClaim(value: issuedAt)
+        exp = ExpirationClaim(value: issuedAt.addingTimeInterval(TimeInterval(validFor.components.seconds)))
+    }
+
+    public func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+    }
+}
+
+/// Mints HS256 attendant tokens with the shared secret, for local use.
+public enum AttendantTokenMinter {
+    public static func token(for claims: AttendantClaims, secret: String) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        return try await keys.sign(claims)
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import GatewayCore
+import GatewayStorage
+import Hummingbird
+import Logging
+import MeetingProviders
+import Prometheus
+import SessionOrchestration
+
+/// What the HTTP layer needs from the rest of the gateway.
+public struct GatewayHTTPDependencies: Sendable {
+    public let sessions: SessionService
+    /// The public origin citizens' links are built on, without a trailing slash.
+    public let publicBaseURL: String
+    public let schedulerKeys: [String]
+    public let defaultProvider: String
+    public let metrics: PrometheusCollectorRegistry
+
+    public init(
+        sessions: SessionService, publicBaseURL: String, schedulerKeys: [String], defaultProvider: String,
+        metrics: PrometheusCollectorRegistry
+    ) {
+        self.sessions = sessions
+        self.publicBaseURL = publicBaseURL.hasSuffix("/") ? String(publicBaseURL.dropLast()) : publicBaseURL
+        self.schedulerKeys = schedulerKeys
+        self.defaultProvider = defaultProvider
+        self.metrics = metrics
+    }
+}
+
+/// Builds the gateway's router: the scheduler API and the operations endpoints.
+public func buildGatewayRouter(_ dependencies: GatewayHTTPDependencies) -> Router<GatewayRequestContext> {
+    let router = Router(context: GatewayRequestContext.self)
+    router.add(middleware: RequestLoggingMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ProblemMiddleware())
+    OperationsRoutes(dependencies: dependencies).add(to: router)
+    SchedulerRoutes(dependencies: dependencies).add(to: router.group("v1/sessions"))
+    return router
+}
+
+/// JSON answers with the gateway's encoder settings.
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import Hummingbird
+import Prometheus
+
+/// Health, readiness, metrics and the OpenAPI document; no authentication.
+struct OperationsRoutes: Sendable {
+    let dependencies: GatewayHTTPDependencies
+
+    func add(to router: Router<GatewayRequestContext>) {
+        router.get("healthz") { _, _ in try JSONResponse.make(["status": "ok"]) }
+        router.get("readyz") { _, _ in
+            guard await dependencies.sessions.store.isReady() else {
+                throw Problem(
+                    .serviceUnavailable, code: "not_ready", title: "Not ready",
+                    detail: "the database is unreachable or its migrations are not current")
+            }
+            return try JSONResponse.make(["status": "ready"])
+        }
+        router.get("metrics") { _, _ in
+            var buffer: [UInt8] = []
+            dependencies.metrics.emit(into: &buffer)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        router.get("openapi.yaml") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml"],
+                body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+        }
+    }
+}
+
+/// The OpenAPI 3.1 document shipped as a resource; the source of truth of the public contract.
+public enum OpenAPIDocument {
+    public static let bytes: [UInt8] = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+            let data = try? Data(contentsOf: url)
+        else { return [] }
+        return Array(data)
+    }()
+}

@@ -1,0 +1,43 @@
+import Foundation
+import GatewayStorage
+import Hummingbird
+import Logging
+
+/// Turns every error into problem+json: Hummingbird's own (404 route, 405, 413), store failures and
+/// anything unexpected, which is logged without its payload and answered as a plain 500.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            throw problem
+        } catch let error as StoreError {
+            context.logger.error("store error", metadata: ["error": "\(error)"])
+            throw Problem(.serviceUnavailable, code: "store_unavailable", title: "The database is not available")
+        } catch let error as any HTTPResponseError {
+            throw Self.problem(for: error.status)
+        } catch {
+            context.logger.error("unexpected error", metadata: ["error.type": "\(type(of: error))"])
+            throw Problem(.internalServerError, code: "internal_error", title: "Internal error")
+        }
+    }
+
+    static func problem(for status: HTTPResponse.Status) -> Problem {
+        switch status {
+        case .notFound:
+            return Problem(.notFound, code: "not_found", title: "No such resource")
+        case .methodNotAllowed:
+            return Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed")
+        case .contentTooLarge:
+            return .payloadTooLarge
+        case .unauthorized:
+            return .unauthorized
+        default:
+            return Problem(
+                status, code: status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_"),
+                title: status.reasonPhrase)
+        }
+    }
+}

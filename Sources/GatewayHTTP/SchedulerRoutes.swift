@@ -1,0 +1,155 @@
+import Foundation
+import GatewayCore
+import GatewayStorage
+import Hummingbird
+import MeetingProviders
+import SessionOrchestration
+
+/// `…/v1/sessions`: the booking system's API (DESIGN §3), behind a scheduler key.
+struct SchedulerRoutes: Sendable {
+    let dependencies: GatewayHTTPDependencies
+
+    private var sessions: SessionService { dependencies.sessions }
+
+    func add(to group: RouterGroup<GatewayRequestContext>) {
+        let group = group.add(middleware: SchedulerAuthenticator(keys: dependencies.schedulerKeys))
+        group.get(use: list)
+        group.put("{bookingId}", use: put)
+        group.get("{bookingId}", use: get)
+        group.delete("{bookingId}", use: cancel)
+        group.post("{bookingId}/access-code", use: rotateAccessCode)
+    }
+
+    @Sendable func put(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let bookingID = try bookingID(context)
+        if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
+            throw Problem(
+                .unsupportedMediaType, code: "unsupported_media_type", title: "Send application/json")
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > GatewayRequestContext.maximumBodySize {
+            throw Problem.payloadTooLarge
+        }
+        let bytes = try await request.body.collect(upTo: context.maxUploadSize)
+        let body: SessionRequestBody
+        do {
+            body = try JSONDecoder().decode(SessionRequestBody.self, from: Data(buffer: bytes))
+        } catch {
+            throw Problem(.badRequest, code: "invalid_json", title: "The body is not a JSON object")
+        }
+        let validator = SessionRequestValidator(
+            defaultProvider: dependencies.defaultProvider, policy: sessions.policy)
+        let booking = try validator.booking(from: body, now: sessions.clock.now).get()
+        do {
+            switch try await sessions.put(booking, for: bookingID) {
+            case .created(let session, let code):
+                context.logger.info("session created", metadata: ["booking.id": "\(bookingID)"])
+                return try JSONResponse.make(resource(session, validationCode: code), status: .created)
+            case .updated(let session), .unchanged(let session):
+                return try JSONResponse.make(resource(session))
+            }
+        } catch let error as SessionCommandError {
+            throw problem(for: error)
+        }
+    }
+
+    @Sendable func get(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let bookingID = try bookingID(context)
+        guard let session = try await sessions.session(for: bookingID) else {
+            throw Problem.sessionNotFound(bookingID.rawValue)
+        }
+        return try JSONResponse.make(resource(session))
+    }
+
+    @Sendable func cancel(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let bookingID = try bookingID(context)
+        do {
+            _ = try await sessions.cancel(bookingID, by: .scheduler)
+            return Response(status: .noContent)
+        } catch let error as SessionCommandError {
+            throw problem(for: error)
+        }
+    }
+
+    @Sendable func rotateAccessCode(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let bookingID = try bookingID(context)
+        do {
+            let (_, code) = try await sessions.rotateAccessCode(for: bookingID)
+            return try JSONResponse.make(AccessCodeResource(bookingId: bookingID.rawValue, validationCode: code))
+        } catch let error as SessionCommandError {
+            throw problem(for: error)
+        }
+    }
+
+    @Sendable func list(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        var errors: [Problem.FieldError] = []
+        var query = SessionQuery()
+        func date(_ name: String) -> Date? {
+            guard let raw = parameters.get(name) else { return nil }
+            guard let date = RFC3339.date(from: raw) else {
+                errors.append(.init(field: name, message: "must be an RFC 3339 date-time with an offset"))
+                return nil
+            }
+            return date
+        }
+        query.from = date("from")
+        query.to = date("to")
+        query.service = parameters.get("service")
+        if let raw = parameters.get("state") {
+            query.state = SessionState(rawValue: raw)
+            if query.state == nil { errors.append(.init(field: "state", message: "is not a session state")) }
+        }
+        if let raw = parameters.get("cursor") {
+            query.after = SessionCursor(token: raw)
+            if query.after == nil { errors.append(.init(field: "cursor", message: "is not a cursor from this API")) }
+        }
+        if let raw = parameters.get("limit") {
+            if let limit = Int(raw), (1...200).contains(limit) {
+                query.limit = limit
+            } else {
+                errors.append(.init(field: "limit", message: "must be an integer from 1 to 200"))
+            }
+        }
+        guard errors.isEmpty else { throw Problem.validationFailed(errors) }
+        let requested = query.limit
+        query.limit = requested + 1
+        let found = try await sessions.store.sessions(matching: query).map(\.session)
+        let page = Array(found.prefix(requested))
+        let next = found.count > requested ? page.last.map { SessionCursor(after: $0).token } : nil
+        return try JSONResponse.make(SessionPageResource(items: page.map { resource($0) }, nextCursor: next))
+    }
+
+    private func bookingID(_ context: GatewayRequestContext) throws -> BookingID {
+        guard let raw = context.parameters.get("bookingId"), let id = BookingID(raw) else {
+            throw Problem.invalidBookingID
+        }
+        return id
+    }
+
+    private func resource(_ session: Session, validationCode: String? = nil) -> SessionResource {
+        SessionResource(
+            session, policy: sessions.policy, publicBaseURL: dependencies.publicBaseURL,
+            validationCode: validationCode)
+    }
+
+    private func problem(for error: SessionCommandError) -> Problem {
+        switch error {
+        case .notFound(let id):
+            return .sessionNotFound(id.rawValue)
+        case .unknownProvider(let name):
+            return Problem(
+                .unprocessableContent, code: "unknown_provider", title: "Unknown provider",
+                detail: "provider \(name) is not one of \(ProviderRegistry.knownNames.sorted().joined(separator: ", "))",
+                errors: [.init(field: "provider", message: "is not a known provider")])
+        case .providerNotConfigured(let name):
+            return Problem(
+                .unprocessableContent, code: "provider_not_configured", title: "Provider not configured",
+                detail: "provider \(name) has no credentials on this gateway",
+                errors: [.init(field: "provider", message: "is not configured on this gateway")])
+        case .refused(let refusal):
+            return Problem(
+                .conflict, code: refusal.code.rawValue, title: "Not possible in state \(refusal.state.rawValue)",
+                detail: "the session is \(refusal.state.rawValue)")
+        }
+    }
+}

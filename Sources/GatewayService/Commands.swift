@@ -1,0 +1,100 @@
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import Logging
+
+/// The work behind the `gateway` subcommands, kept out of `main` so it can be tested.
+public enum GatewayCommands {
+    /// `gateway serve`: fills in generated credentials on the embedded default, prints the first-start
+    /// banner once, and runs until SIGTERM/SIGINT.
+    public static func serve(arguments: [String]) async throws {
+        var configuration = GatewayConfiguration.fromEnvironment(arguments: arguments)
+        let logger = bootstrapLogging(level: configuration.logLevel)
+        let banner = try await completeCredentials(&configuration)
+        let runtime = try await GatewayRuntime.make(configuration: configuration, logger: logger)
+        if let banner {
+            print(banner)
+            fflush(stdout)
+        }
+        logger.info(
+            "gateway starting",
+            metadata: [
+                "http.address": "\(configuration.httpHost):\(configuration.httpPort)",
+                "simulator.port": "\(runtime.simulatorPort.map(String.init) ?? "off")",
+                "database": "\(configuration.sqlitePath ?? "external")",
+            ])
+        try await runtime.run()
+    }
+
+    /// `gateway migrate`: applies pending migrations and reports them.
+    public static func migrate(arguments: [String]) async throws -> [Int] {
+        let configuration = GatewayConfiguration.fromEnvironment(arguments: arguments)
+        let logger = bootstrapLogging(level: configuration.logLevel)
+        let store = try await GatewayRuntime.openStore(configuration, logger: logger)
+        let applied = try await store.migrate()
+        try await store.close()
+        return applied
+    }
+
+    /// `gateway token attendant`: an HS256 token signed with `ATTENDANT_JWT_SECRET` (or the generated one).
+    public static func attendantToken(
+        arguments: [String], id: String, name: String?, services: [String], roles: [String], validFor: Duration
+    ) async throws -> String {
+        var configuration = GatewayConfiguration.fromEnvironment(arguments: arguments)
+        if configuration.attendantJWTSecret == nil, let directory = configuration.dataDirectory {
+            configuration.attendantJWTSecret = try GeneratedCredentials.loadOrCreate(in: directory).0.attendantJWTSecret
+        }
+        guard let secret = configuration.attendantJWTSecret else {
+            throw GatewayStartupError("ATTENDANT_JWT_SECRET is not set")
+        }
+        let claims = AttendantClaims(
+            id: id, name: name, services: services, roles: roles, issuedAt: Date(), validFor: validFor)
+        return try await AttendantTokenMinter.token(for: claims, secret: secret)
+    }
+
+    /// Uses the generated credentials where none are configured; returns the banner on their first creation.
+    static func completeCredentials(_ configuration: inout GatewayConfiguration) async throws -> String? {
+        let needsKeys =
+            configuration.schedulerAPIKeys.isEmpty || configuration.attendantJWTSecret == nil
+            || (configuration.simulatorEnabled && configuration.simulatorAPIKey == nil)
+        guard needsKeys else { return nil }
+        guard let directory = configuration.dataDirectory else {
+            throw GatewayStartupError("SCHEDULER_API_KEYS and ATTENDANT_JWT_SECRET must be set for this database")
+        }
+        let (generated, isNew) = try GeneratedCredentials.loadOrCreate(in: directory)
+        if configuration.schedulerAPIKeys.isEmpty { configuration.schedulerAPIKeys = [generated.schedulerAPIKey] }
+        if configuration.attendantJWTSecret == nil { configuration.attendantJWTSecret = generated.attendantJWTSecret }
+        if configuration.simulatorAPIKey == nil { configuration.simulatorAPIKey = generated.simulatorAPIKey }
+        guard isNew else { return nil }
+        let token = try await AttendantTokenMinter.token(
+            for: AttendantClaims(
+                id: "attendant-1", name: "Local attendant", services: ["*"], roles: ["attendant", "supervisor"],
+                issuedAt: Date(), validFor: .seconds(12 * 3600)),
+            secret: configuration.attendantJWTSecret ?? generated.attendantJWTSecret)
+        let base = configuration.resolvedPublicBaseURL
+        return """
+
+            ==== Video-session gateway: first start ====
+            Gateway:           \(base)   (OpenAPI: \(base)/openapi.yaml)
+            Scheduler API key: \(configuration.schedulerAPIKeys[0])
+            Attendant token:   \(token)   (valid 12 h; new ones: gateway token attendant --id ID --services a,b)
+            Data folder:       \(directory)   (database and credentials.env, which holds these keys)
+            This is shown once. Try:
+              curl -X PUT \(base)/v1/sessions/B-1 -H 'Authorization: Bearer \(configuration.schedulerAPIKeys[0])' \\
+                -H 'Content-Type: application/json' -d @docs/examples/session.json
+            =============================================
+
+            """
+    }
+
+    static func bootstrapLogging(level: String) -> Logger {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: level) ?? .info
+            return handler
+        }
+        var logger = Logger(label: "video-session-gateway")
+        logger.logLevel = Logger.Level(rawValue: level) ?? .info
+        return logger
+    }
+}

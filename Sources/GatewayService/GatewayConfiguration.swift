@@ -1,0 +1,71 @@
+import Configuration
+import Foundation
+import GatewayCore
+
+/// The gateway's settings, read from environment variables or the same keys as command-line options
+/// (`HTTP_PORT` or `--http-port`), with the defaults of DESIGN §3.
+public struct GatewayConfiguration: Sendable {
+    public var httpHost: String
+    public var httpPort: Int
+    /// `nil`: derived from the host and port.
+    public var publicBaseURL: String?
+    public var databaseURL: String
+    public var schedulerAPIKeys: [String]
+    public var attendantJWTSecret: String?
+    public var defaultProvider: String
+    public var policy: SessionPolicy
+    /// Whether the built-in provider simulator runs (it does by default).
+    public var simulatorEnabled: Bool
+    /// 0: any free loopback port.
+    public var simulatorPort: Int
+    public var simulatorAPIKey: String?
+    public var dailyAPIKey: String?
+    public var dailyAPIBaseURL: String
+    public var logLevel: String
+
+    public init(reader: ConfigReader) {
+        httpHost = reader.string(forKey: "http.host", default: "127.0.0.1")
+        httpPort = reader.int(forKey: "http.port", default: 8080)
+        publicBaseURL = reader.string(forKey: "public.base.url")
+        databaseURL = reader.string(forKey: "database.url", default: "sqlite:var/gateway.sqlite")
+        schedulerAPIKeys = (reader.string(forKey: "scheduler.api.keys", isSecret: true) ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        attendantJWTSecret = reader.string(forKey: "attendant.jwt.secret", isSecret: true)
+        defaultProvider = reader.string(forKey: "default.provider", default: "simulator")
+        policy = SessionPolicy(
+            joinWindowOpensBefore: .seconds(reader.int(forKey: "join.window.opens.before.seconds", default: 1800)),
+            lateGrace: .seconds(reader.int(forKey: "late.grace.seconds", default: 300)))
+        simulatorEnabled = reader.bool(forKey: "simulator.enabled", default: true)
+        simulatorPort = reader.int(forKey: "simulator.port", default: 0)
+        simulatorAPIKey = reader.string(forKey: "simulator.api.key", isSecret: true)
+        dailyAPIKey = reader.string(forKey: "daily.api.key", isSecret: true)
+        dailyAPIBaseURL = reader.string(forKey: "daily.api.base.url", default: "https://api.daily.co/v1")
+        logLevel = reader.string(forKey: "log.level", default: "info")
+    }
+
+    /// Reads the process environment, then command-line options (which win).
+    public static func fromEnvironment(arguments: [String]) -> GatewayConfiguration {
+        GatewayConfiguration(
+            reader: ConfigReader(providers: [
+                CommandLineArgumentsProvider(arguments: arguments),
+                EnvironmentVariablesProvider(),
+            ]))
+    }
+
+    /// The SQLite file named by `DATABASE_URL` (`sqlite:PATH`), or `nil` for another database.
+    public var sqlitePath: String? {
+        guard databaseURL.hasPrefix("sqlite:") else { return nil }
+        var path = String(databaseURL.dropFirst("sqlite:".count))
+        if path.hasPrefix("//") { path.removeFirst(2) }
+        return path
+    }
+
+    /// Where generated credentials live: beside the SQLite file.
+    public var dataDirectory: String? {
+        sqlitePath.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
+    }
+
+    public var resolvedPublicBaseURL: String {
+        publicBaseURL ?? "http://\(httpHost):\(httpPort)"
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import GatewayStorage
+import Hummingbird
+import Logging
+import MeetingProviders
+import Metrics
+import Prometheus
+import ProviderSimulator
+import ServiceLifecycle
+import SessionOrchestration
+
+/// The assembled gateway: store, providers, simulator, HTTP server and job worker.
+public final class GatewayRuntime: Sendable {
+    public let configuration: GatewayConfiguration
+    public let store: any GatewayStore
+    public let sessions: SessionService
+    public let worker: JobWorker
+    /// The built-in provider simulator, when enabled.
+    public let simulator: ProviderSimulator?
+    public let simulatorPort: Int?
+    private let services: [any Service]
+    private let logger: Logger
+
+    /// The process-wide Prometheus registry behind swift-metrics.
+    public static let metricsRegistry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    private init(
+        configuration: GatewayConfiguration, store: any GatewayStore, sessions: SessionService, worker: JobWorker,
+        simulator: ProviderSimulator?, simulatorPort: Int?, services: [any Service], logger: Logger
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.sessions = sessions
+        self.worker = worker
+        self.simulator = simulator
+        self.simulatorPort = simulatorPort
+        self.services = services
+        self.logger = logger
+    }
+
+    /// Opens and migrates the store and builds every part; nothing listens until `run`.
+    /// The configuration must carry the scheduler keys (see `GeneratedCredentials`).
+    public static func make(
+        configuration: GatewayConfiguration, clock: any GatewayClock = SystemClock(), logger: Logger
+    ) async throws -> GatewayRuntime {
+        let registry = metricsRegistry
+        let store = try await openStore(configuration, logger: logger)
+        try await store.migrate()
+
+        var providers: [String: any MeetingProvider] = [:]
+        let transport = URLSessionTransport()
+        var simulator: ProviderSimulator?
+        var simulatorPort: Int?
+        var services: [any Service] = []
+        if configuration.simulatorEnabled {
+            let port = configuration.simulatorPort == 0 ? try FreePort.loopback() : configuration.simulatorPort
+            let key = configuration.simulatorAPIKey ?? SecureToken.make()
+            let base = "http://127.0.0.1:\(port)"
+            let created = ProviderSimulator(apiKey: key, publicBaseURL: base)
+            services.append(
+                Application(
+                    router: created.router(),
+                    configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "provider-simulator"),
+                    logger: Logger(label: "provider-simulator")))
+            providers["simulator"] = DailyProvider(
+                configuration: .init(baseURL: URL(string: "\(base)/v1")!, apiKey: key), transport: transport,
+                clock: clock)
+            simulator = created
+            simulatorPort = port
+        }
+        if let key = configuration.dailyAPIKey, let base = URL(string: configuration.dailyAPIBaseURL) {
+            providers["daily"] = DailyProvider(
+                configuration: .init(baseURL: base, apiKey: key), transport: transport, clock: clock)
+        }
+
+        let doorbell = Doorbell()
+        let sessions = SessionService(
+            store: store, clock: clock, machine: SessionStateMachine(policy: configuration.policy),
+            providers: ProviderRegistry(providers), onJobsEnqueued: { doorbell.ring() })
+        var workerLogger = logger
+        workerLogger[metadataKey: "component"] = "job-worker"
+        let worker = JobWorker(sessions: sessions, doorbell: doorbell, logger: workerLogger)
+
+        let router = buildGatewayRouter(
+            GatewayHTTPDependencies(
+                sessions: sessions, publicBaseURL: configuration.resolvedPublicBaseURL,
+                schedulerKeys: configuration.schedulerAPIKeys, defaultProvider: configuration.defaultProvider,
+                metrics: registry))
+        services.append(
+            Application(
+                router: router,
+                configuration: .init(
+                    address: .hostname(configuration.httpHost, port: configuration.httpPort),
+                    serverName: "video-session-gateway"),
+                logger: logger))
+        services.append(worker)
+        return GatewayRuntime(
+            configuration: configuration, store: store, sessions: sessions, worker: worker, simulator: simulator,
+            simulatorPort: simulatorPort, services: services, logger: logger)
+    }
+
+    /// Runs every service until SIGTERM or SIGINT (or cancellation), then shuts down gracefully.
+    public func run() async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        try await store.close()
+    }
+
+    /// Opens the store `DATABASE_URL` names.
+    public static func openStore(_ configuration: GatewayConfiguration, logger: Logger) async throws -> any GatewayStore {
+        guard let path = configuration.sqlitePath else {
+            throw GatewayStartupError(
+                "DATABASE_URL must be sqlite:PATH; other databases are not supported by this version")
+        }
+        return try await SQLiteStore.open(path: path, logger: logger)
+    }
+}
+
+/// A start-up problem explained in one sentence for the operator.
+public struct GatewayStartupError: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import GatewayCore
+import GatewayStorage
+import Logging
+import MeetingProviders
+
+/// What each kind of job does. Every handler is idempotent: it checks the stored session first and
+/// completes the job in the same transaction as the session change it causes.
+struct JobHandler: Sendable {
+    let sessions: SessionService
+    let logger: Logger
+
+    func run(_ job: Job) async throws {
+        guard let stored = try await sessions.store.session(for: job.bookingID) else {
+            return try await finish(job)
+        }
+        let session = stored.session
+        guard job.generation == session.generation || job.kind == .deleteRoom || job.kind == .endRoom else {
+            logger.debug("job belongs to an earlier generation; nothing to do")
+            return try await finish(job)
+        }
+        switch job.kind {
+        case .deadline(let deadline):
+            try await sessions.handle(deadline.event, for: job.bookingID, by: .system, completingJob: job.id)
+        case .provisionRoom:
+            try await provision(session, job)
+        case .updateRoom:
+            try await update(session, job)
+        case .deleteRoom:
+            try await remove(session, job, event: .roomDeleted)
+        case .endRoom:
+            try await remove(session, job, event: .roomEnded)
+        }
+    }
+
+    private func provision(_ session: Session, _ job: Job) async throws {
+        guard session.room.status == .pending, !session.state.isTerminal else { return try await finish(job) }
+        let provider = try provider(for: session)
+        let spec = RoomSpec(session: session, policy: sessions.policy)
+        let room = try await provider.createOrGetRoom(for: spec)
+        if case .on(let setting) = room.recording {
+            logger.error("provider answered with recording on; deleting the room", metadata: ["recording": "\(setting)"])
+            try await provider.deleteRoom(for: spec, providerRoomID: room.providerRoomID)
+            try await sessions.handle(
+                .roomProvisioningFailed(code: "recording_policy", message: "the provider reported recording on"),
+                for: job.bookingID, by: .provider, completingJob: job.id)
+            return
+        }
+        try await sessions.handle(
+            .roomProvisioned(providerRoomID: room.providerRoomID, url: room.url), for: job.bookingID, by: .provider,
+            completingJob: job.id)
+    }
+
+    private func update(_ session: Session, _ job: Job) async throws {
+        guard session.room.status == .ready, let roomID = session.room.providerRoomID, !session.state.isTerminal else {
+            return try await finish(job)
+        }
+        let provider = try provider(for: session)
+        let spec = RoomSpec(session: session, policy: sessions.policy)
+        let room = try await provider.updateRoom(roomID, for: spec)
+        if case .on = room.recording {
+            try await provider.deleteRoom(for: spec, providerRoomID: roomID)
+            try await sessions.handle(
+                .roomProvisioningFailed(code: "recording_policy", message: "the provider reported recording on"),
+                for: job.bookingID, by: .provider, completingJob: job.id)
+            return
+        }
+        try await finish(job)
+    }
+
+    private func remove(_ session: Session, _ job: Job, event: SessionEvent) async throws {
+        guard session.room.status != .deleted, session.room.status != .ended else { return try await finish(job) }
+        let provider = try provider(for: session)
+        let spec = RoomSpec(session: session, policy: sessions.policy)
+        try await provider.deleteRoom(for: spec, providerRoomID: session.room.providerRoomID)
+        try await sessions.handle(event, for: job.bookingID, by: .provider, completingJob: job.id)
+    }
+
+    private func provider(for session: Session) throws -> any MeetingProvider {
+        guard let provider = sessions.providers.provider(named: session.booking.provider) else {
+            throw ProviderError.rejected(
+                code: "provider_not_configured", message: "provider \(session.booking.provider) is not configured")
+        }
+        return provider
+    }
+
+    private func finish(_ job: Job) async throws {
+        try await sessions.store.resolve(job, as: .done, at: sessions.clock.now)
+    }
+}

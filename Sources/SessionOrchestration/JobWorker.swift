@@ -1,0 +1,136 @@
+import Foundation
+import GatewayCore
+import GatewayStorage
+import Logging
+import MeetingProviders
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Runs due jobs: claims them with a lease, carries each out, and records the outcome. A job whose
+/// worker died is claimed again when its lease ends; every handler is safe to run twice.
+public final class JobWorker: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var batchSize: Int
+        public var lease: Duration
+        /// The longest sleep between two looks at the job table.
+        public var idlePoll: Duration
+        public var retry: RetryPolicy
+
+        public init(
+            batchSize: Int = 16, lease: Duration = .seconds(60), idlePoll: Duration = .seconds(1),
+            retry: RetryPolicy = RetryPolicy()
+        ) {
+            self.batchSize = batchSize
+            self.lease = lease
+            self.idlePoll = idlePoll
+            self.retry = retry
+        }
+    }
+
+    private let sessions: SessionService
+    private let configuration: Configuration
+    private let logger: Logger
+    private let doorbell: Doorbell
+
+    /// `doorbell` is rung by whoever enqueues work (see `SessionService`).
+    public init(
+        sessions: SessionService, doorbell: Doorbell, configuration: Configuration = Configuration(), logger: Logger
+    ) {
+        self.sessions = sessions
+        self.doorbell = doorbell
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        logger.info("job worker started")
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                do {
+                    if try await self.runDueJobs() > 0 { continue }
+                } catch {
+                    self.logger.error("could not claim jobs", metadata: ["error": "\(error)"])
+                }
+                await self.doorbell.wait(upTo: await self.delayUntilNextJob())
+            }
+        } onGracefulShutdown: {
+            self.doorbell.ring()
+        }
+        logger.info("job worker stopped")
+    }
+
+    /// Claims and runs one batch of due jobs; returns how many ran.
+    @discardableResult
+    public func runDueJobs() async throws -> Int {
+        let now = sessions.clock.now
+        let jobs = try await sessions.store.claimDueJobs(
+            at: now, limit: configuration.batchSize, leaseUntil: now + configuration.lease)
+        await withTaskGroup(of: Void.self) { group in
+            for job in jobs {
+                group.addTask { await self.run(job) }
+            }
+        }
+        return jobs.count
+    }
+
+    /// Runs batches until no job is due at the clock's current time.
+    public func runUntilIdle() async throws {
+        while try await runDueJobs() > 0 {}
+    }
+
+    private func delayUntilNextJob() async -> Duration {
+        guard let next = try? await sessions.store.nextDueDate() else { return configuration.idlePoll }
+        let seconds = next.timeIntervalSince(sessions.clock.now)
+        guard seconds > 0 else { return .milliseconds(10) }
+        return min(.milliseconds(Int64(seconds * 1000) + 1), configuration.idlePoll)
+    }
+
+    private func run(_ job: Job) async {
+        var logger = self.logger
+        logger[metadataKey: "job.id"] = "\(job.id)"
+        logger[metadataKey: "job.kind"] = "\(job.kind)"
+        logger[metadataKey: "booking.id"] = "\(job.bookingID)"
+        logger[metadataKey: "job.attempt"] = "\(job.attempts)"
+        let outcome: String
+        do {
+            try await JobHandler(sessions: sessions, logger: logger).run(job)
+            outcome = "done"
+            logger.debug("job done")
+        } catch {
+            let providerError = error as? ProviderError
+            let message = providerError.map { "\($0.code): \($0.message)" } ?? String(describing: type(of: error))
+            var notBefore: Date?
+            if case .rateLimited(let retryAfter?) = providerError { notBefore = sessions.clock.now + retryAfter }
+            let resolution: JobResolution =
+                providerError?.isRetryable == false
+                ? .dead(error: message)
+                : configuration.retry.resolution(
+                    afterFailedAttempt: job.attempts, error: message, at: sessions.clock.now, notBefore: notBefore)
+            switch resolution {
+            case .retry(let at, _):
+                outcome = "retry"
+                logger.warning("job failed, will retry", metadata: ["error": "\(message)", "retry.at": "\(at)"])
+            case .dead, .done:
+                outcome = "dead"
+                logger.error("job failed for good", metadata: ["error": "\(message)"])
+                await giveUp(job, error: providerError)
+            }
+            do {
+                try await sessions.store.resolve(job, as: resolution, at: sessions.clock.now)
+            } catch {
+                logger.error("could not record job outcome; the lease will expire and the job run again")
+            }
+        }
+        Counter(label: "gateway_jobs_total", dimensions: [("kind", "\(job.kind)"), ("outcome", outcome)]).increment()
+    }
+
+    /// A room job that will never succeed leaves its trace on the session.
+    private func giveUp(_ job: Job, error: ProviderError?) async {
+        guard job.kind == .provisionRoom else { return }
+        let code = error?.code ?? "provisioning_failed"
+        let message = error?.message ?? "the room could not be provisioned"
+        _ = try? await sessions.handle(
+            .roomProvisioningFailed(code: code, message: message), for: job.bookingID, by: .system)
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import GatewayCore
+import GatewayStorage
+import Logging
+import MeetingProviders
+
+/// The outcome of the scheduler's `PUT`.
+public enum BookingPutResult: Sendable {
+    /// A new session; the plain validation code is shown this once.
+    case created(Session, validationCode: String)
+    /// The booking changed (details or a reschedule).
+    case updated(Session)
+    /// The same booking again: nothing changed.
+    case unchanged(Session)
+}
+
+/// Why a command could not be carried out, in terms the HTTP layer maps to problems.
+public enum SessionCommandError: Error, Equatable, Sendable {
+    case notFound(BookingID)
+    case refused(SessionTransitionRefusal)
+    /// The booking names a provider this gateway does not know.
+    case unknownProvider(String)
+    /// The provider is known but has no credentials here.
+    case providerNotConfigured(String)
+}
+
+/// Carries out commands and events on sessions: runs the state machine, then stores the new session, its
+/// audit records and its jobs in one atomic change, retrying on concurrent modification.
+public struct SessionService: Sendable {
+    public let store: any GatewayStore
+    public let clock: any GatewayClock
+    public let machine: SessionStateMachine
+    public let providers: ProviderRegistry
+    private let onJobsEnqueued: @Sendable () -> Void
+
+    public init(
+        store: any GatewayStore, clock: any GatewayClock, machine: SessionStateMachine, providers: ProviderRegistry,
+        onJobsEnqueued: @escaping @Sendable () -> Void = {}
+    ) {
+        self.store = store
+        self.clock = clock
+        self.machine = machine
+        self.providers = providers
+        self.onJobsEnqueued = onJobsEnqueued
+    }
+
+    public var policy: SessionPolicy { machine.policy }
+
+    /// Creates the booking's session, or updates it; the same booking again changes nothing.
+    public func put(_ booking: Booking, for bookingID: BookingID) async throws -> BookingPutResult {
+        guard ProviderRegistry.knownNames.contains(booking.provider) else {
+            throw SessionCommandError.unknownProvider(booking.provider)
+        }
+        guard providers.provider(named: booking.provider) != nil else {
+            throw SessionCommandError.providerNotConfigured(booking.provider)
+        }
+        for _ in 0..<5 {
+            if let stored = try await store.session(for: bookingID) {
+                if stored.session.booking == booking { return .unchanged(stored.session) }
+                do {
+                    let session = try await apply(.bookingUpdated(booking), to: stored, by: .scheduler)
+                    return .updated(session)
+                } catch StoreError.versionConflict {
+                    continue
+                }
+            }
+            let (credentials, code) = AccessCredentials.issue()
+            let now = clock.now
+            let transition = machine.create(bookingID: bookingID, booking: booking, access: credentials, at: now)
+            let audit = AuditRecord(
+                bookingID: bookingID, at: now, actor: .scheduler, event: "created", fromState: nil,
+                toState: transition.session.state)
+            do {
+                let stored = try await store.apply(change(for: transition, expectedVersion: nil, audit: audit))
+                onJobsEnqueued()
+                return .created(stored.session, validationCode: code)
+            } catch StoreError.alreadyExists {
+                continue
+            }
+        }
+        throw StoreError.versionConflict(bookingID)
+    }
+
+    public func session(for bookingID: BookingID) async throws -> Session? {
+        try await store.session(for: bookingID)?.session
+    }
+
+    /// Cancels the session; cancelling a cancelled session again succeeds and changes nothing.
+    public func cancel(_ bookingID: BookingID, by actor: SessionActor) async throws -> Session {
+        try await handle(.cancelled(by: actor), for: bookingID, by: actor)
+    }
+
+    /// Replaces the validation code; returns the session and the new plain code, shown this once.
+    public func rotateAccessCode(for bookingID: BookingID) async throws -> (Session, code: String) {
+        for _ in 0..<5 {
+            guard let stored = try await store.session(for: bookingID) else {
+                throw SessionCommandError.notFound(bookingID)
+            }
+            let state = stored.session.state
+            guard !state.isTerminal || state == .failed else {
+                throw SessionCommandError.refused(SessionTransitionRefusal(.sessionClosed, state: state))
+            }
+            let code = AccessCode.make()
+            var session = stored.session
+            session.access.codeHash = AccessCodeHash(hashing: code)
+            session.access.failedAttempts = 0
+            session.access.lockedUntil = nil
+            session.updatedAt = clock.now
+            let audit = AuditRecord(
+                bookingID: bookingID, at: session.updatedAt, actor: .scheduler, event: "access_code_rotated",
+                fromState: state, toState: state)
+            do {
+                let saved = try await store.apply(
+                    SessionChange(session: session, expectedVersion: stored.version, audit: [audit]))
+                return (saved.session, code)
+            } catch StoreError.versionConflict {
+                continue
+            }
+        }
+        throw StoreError.versionConflict(bookingID)
+    }
+
+    /// Applies an event to the stored session, retrying when another writer got there first.
+    /// `completingJob` is marked done in the same transaction.
+    @discardableResult
+    public func handle(
+        _ event: SessionEvent, for bookingID: BookingID, by actor: SessionActor, completingJob jobID: Int64? = nil
+    ) async throws -> Session {
+        for _ in 0..<5 {
+            guard let stored = try await store.session(for: bookingID) else {
+                throw SessionCommandError.notFound(bookingID)
+            }
+            do {
+                return try await apply(event, to: stored, by: actor, completingJob: jobID)
+            } catch StoreError.versionConflict {
+                continue
+            }
+        }
+        throw StoreError.versionConflict(bookingID)
+    }
+
+    private func apply(
+        _ event: SessionEvent, to stored: StoredSession, by actor: SessionActor, completingJob jobID: Int64? = nil
+    ) async throws -> Session {
+        let now = clock.now
+        let transition: SessionTransition
+        do {
+            transition = try machine.apply(event, to: stored.session, at: now)
+        } catch {
+            throw SessionCommandError.refused(error)
+        }
+        if transition.isNoOp && jobID == nil { return stored.session }
+        let audit = AuditRecord(
+            bookingID: stored.session.bookingID, at: now, actor: actor, event: event.name,
+            fromState: transition.previousState, toState: transition.session.state)
+        let change = change(
+            for: transition, expectedVersion: stored.version, audit: transition.isNoOp ? nil : audit,
+            completingJob: jobID)
+        let saved = try await store.apply(change)
+        if !change.jobs.isEmpty { onJobsEnqueued() }
+        return saved.session
+    }
+
+    private func change(
+        for transition: SessionTransition, expectedVersion: Int?, audit: AuditRecord?, completingJob: Int64? = nil
+    ) -> SessionChange {
+        let session = transition.session
+        var change = SessionChange(
+            session: session, expectedVersion: expectedVersion, audit: audit.map { [$0] } ?? [],
+            completesJob: completingJob)
+        let now = clock.now
+        func job(_ kind: JobKind, at date: Date) -> JobRequest {
+            JobRequest(bookingID: session.bookingID, kind: kind, generation: session.generation, dueAt: date)
+        }
+        for action in transition.actions {
+            switch action {
+            case .provisionRoom: change.jobs.append(job(.provisionRoom, at: now))
+            case .updateRoom: change.jobs.append(job(.updateRoom, at: now))
+            case .endRoom: change.jobs.append(job(.endRoom, at: now))
+            case .deleteRoom: change.jobs.append(job(.deleteRoom, at: now))
+            case .scheduleDeadline(let deadline, let date): change.jobs.append(job(.deadline(deadline), at: date))
+            case .cancelDeadlines: change.cancelsPendingDeadlines = true
+            }
+        }
+        return change
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import GatewayService
+
+@main
+struct Gateway: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Video-session gateway: provider rooms, a lobby and fallbacks for booked video appointments.",
+        subcommands: [Serve.self, Migrate.self, Token.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway (default). Settings come from the environment or --key value options.")
+
+    @Argument(parsing: .allUnrecognized, help: "Settings as options, e.g. --http-port 8080 --database-url sqlite:var/gateway.sqlite")
+    var settings: [String] = []
+
+    func run() async throws {
+        try await GatewayCommands.serve(arguments: ["gateway"] + settings)
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations.")
+
+    @Argument(parsing: .allUnrecognized, help: "Settings as options, e.g. --database-url sqlite:var/gateway.sqlite")
+    var settings: [String] = []
+
+    func run() async throws {
+        let applied = try await GatewayCommands.migrate(arguments: ["gateway"] + settings)
+        print(applied.isEmpty ? "migrations: up to date" : "migrations applied: \(applied.map(String.init).joined(separator: ", "))")
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mint tokens for local use.", subcommands: [Attendant.self])
+
+    struct Attendant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print an HS256 attendant JWT signed with ATTENDANT_JWT_SECRET.")
+
+        @Option(help: "The attendant's id (the token's sub).") var id: String
+        @Option(help: "Comma-separated services the attendant serves.") var services: String
+        @Option(help: "Display name.") var name: String?
+        @Option(help: "Comma-separated roles: attendant, supervisor.") var roles: String = "attendant"
+        @Option(help: "Validity in hours.") var validForHours: Int = 12
+        @Argument(parsing: .allUnrecognized, help: "Settings as options, e.g. --attendant-jwt-secret S")
+        var settings: [String] = []
+
+        func run() async throws {
+            let split = { (text: String) in text.split(separator: ",").map { String($0) }.filter { !$0.isEmpty } }
+            print(
+                try await GatewayCommands.attendantToken(
+                    arguments: ["gateway"] + settings, id: id, name: name, services: split(services),
+                    roles: split(roles), validFor: .seconds(validForHours * 3600)))
+        }
+    }
+}
