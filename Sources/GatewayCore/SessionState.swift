@@ -65,19 +65,25 @@ public enum SessionActor: Sendable, Codable, Equatable, CustomStringConvertible 
         }
     }
 
-    public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
+    /// Parses the stored name written by `description`.
+    public init?(storedName raw: String) {
         switch raw {
         case "scheduler": self = .scheduler
         case "citizen": self = .citizen
         case "system": self = .system
         case "provider": self = .provider
         default:
-            guard raw.hasPrefix("attendant:") else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown actor"))
-            }
+            guard raw.hasPrefix("attendant:") else { return nil }
             self = .attendant(id: String(raw.dropFirst("attendant:".count)))
         }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        guard let actor = SessionActor(storedName: try container.decode(String.self)) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "unknown actor")
+        }
+        self = actor
     }
 
     public func encode(to encoder: any Encoder) throws {

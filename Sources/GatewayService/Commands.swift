@@ -12,10 +12,7 @@ public enum GatewayCommands {
         let logger = bootstrapLogging(level: configuration.logLevel)
         let banner = try await completeCredentials(&configuration)
         let runtime = try await GatewayRuntime.make(configuration: configuration, logger: logger)
-        if let banner {
-            print(banner)
-            fflush(stdout)
-        }
+        if let banner { FileHandle.standardOutput.write(Data(banner.utf8)) }
         logger.info(
             "gateway starting",
             metadata: [

@@ -162,7 +162,7 @@ public final class SQLiteStore: GatewayStore {
             AuditRecord(
                 bookingID: bookingID,
                 at: Date(millisecondsSince1970: Int64(row.column("at")?.integer ?? 0)),
-                actor: try codec.decodeActor(row.column("actor")?.string ?? ""),
+                actor: SessionActor(storedName: row.column("actor")?.string ?? "") ?? .system,
                 event: row.column("event")?.string ?? "",
                 fromState: row.column("from_state")?.string.flatMap(SessionState.init(rawValue:)),
                 toState: SessionState(rawValue: row.column("to_state")?.string ?? "") ?? .scheduled)

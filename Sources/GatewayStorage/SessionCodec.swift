@@ -15,8 +15,4 @@ struct SessionCodec: Sendable {
         decoder.dateDecodingStrategy = .deferredToDate
         return try decoder.decode(Session.self, from: Data(text.utf8))
     }
-
-    func decodeActor(_ text: String) throws -> SessionActor {
-        try JSONDecoder().decode(SessionActor.self, from: Data("\"\(text)\"".utf8))
-    }
 }

@@ -1,0 +1,273 @@
+import Foundation
+import Testing
+
+@testable import GatewayCore
+
+/// Fixed times around a booked slot 10:00–10:30.
+enum Slot {
+    static let start = Date(timeIntervalSince1970: 1_922_349_600)  // a Monday 10:00 UTC
+    static let end = start + .seconds(1800)
+    static let beforeWindow = start - .seconds(3600)
+    static let inWindow = start - .seconds(600)
+    static let afterGrace = start + .seconds(400)
+    static let afterEnd = end + .seconds(60)
+
+    static func booking(start: Date = start, end: Date = end, provider: String = "simulator") -> Booking {
+        Booking(
+            service: "prestacoes-familiares", startsAt: start, endsAt: end, provider: provider, attendantID: "a-17",
+            citizen: Citizen(name: "Maria Sousa", email: "maria@example.pt"))
+    }
+
+    static func session(_ state: SessionState, room: RoomStatus = .ready) -> Session {
+        var session = Session(
+            bookingID: BookingID("B-1")!, booking: booking(), access: AccessCredentials.issue().0,
+            createdAt: beforeWindow)
+        session.state = state
+        session.room.status = room
+        if room == .ready { session.room.providerRoomID = "vg-1" }
+        if state == .waiting || state == .inProgress { session.lobby.enteredAt = inWindow }
+        return session
+    }
+}
+
+@Suite("Session state machine")
+struct SessionStateMachineTests {
+    let machine = SessionStateMachine()
+
+    struct Allowed: CustomTestStringConvertible, Sendable {
+        let from: SessionState
+        let event: SessionEvent
+        let at: Date
+        let to: SessionState
+        let actions: [SessionAction]
+        var testDescription: String { "\(from.rawValue) + \(event.name) → \(to.rawValue)" }
+    }
+
+    static let allowed: [Allowed] = [
+        .init(from: .scheduled, event: .joinWindowOpened, at: Slot.inWindow, to: .open, actions: []),
+        .init(from: .scheduled, event: .citizenEntered, at: Slot.inWindow, to: .waiting, actions: []),
+        .init(from: .scheduled, event: .lateCheckDue, at: Slot.afterGrace, to: .late, actions: []),
+        .init(from: .scheduled, event: .slotEnded, at: Slot.afterEnd, to: .noShow, actions: [.deleteRoom]),
+        .init(
+            from: .scheduled, event: .cancelled(by: .scheduler), at: Slot.beforeWindow, to: .cancelled,
+            actions: [.cancelDeadlines, .deleteRoom]),
+        .init(from: .open, event: .citizenEntered, at: Slot.inWindow, to: .waiting, actions: []),
+        .init(from: .open, event: .lateCheckDue, at: Slot.afterGrace, to: .late, actions: []),
+        .init(from: .open, event: .slotEnded, at: Slot.afterEnd, to: .noShow, actions: [.deleteRoom]),
+        .init(
+            from: .open, event: .cancelled(by: .citizen), at: Slot.inWindow, to: .cancelled,
+            actions: [.cancelDeadlines, .deleteRoom]),
+        .init(from: .late, event: .citizenEntered, at: Slot.afterGrace, to: .waiting, actions: []),
+        .init(from: .late, event: .slotEnded, at: Slot.afterEnd, to: .noShow, actions: [.deleteRoom]),
+        .init(
+            from: .late, event: .cancelled(by: .scheduler), at: Slot.afterGrace, to: .cancelled,
+            actions: [.cancelDeadlines, .deleteRoom]),
+        .init(from: .waiting, event: .admitted(attendantID: "a-17"), at: Slot.start, to: .inProgress, actions: []),
+        .init(from: .waiting, event: .citizenLeft, at: Slot.inWindow, to: .open, actions: []),
+        .init(from: .waiting, event: .citizenLeft, at: Slot.afterGrace, to: .late, actions: []),
+        .init(
+            from: .waiting, event: .safetyCapReached, at: Slot.end + .seconds(4 * 3600), to: .completed,
+            actions: [.endRoom]),
+        .init(
+            from: .waiting, event: .cancelled(by: .scheduler), at: Slot.start, to: .cancelled,
+            actions: [.cancelDeadlines, .deleteRoom]),
+        .init(
+            from: .inProgress, event: .ended(.resolved, by: .attendant(id: "a-17")), at: Slot.end, to: .completed,
+            actions: [.cancelDeadlines, .endRoom]),
+        .init(
+            from: .inProgress, event: .safetyCapReached, at: Slot.end + .seconds(4 * 3600), to: .completed,
+            actions: [.endRoom]),
+        .init(
+            from: .failed, event: .cancelled(by: .scheduler), at: Slot.beforeWindow, to: .cancelled,
+            actions: [.cancelDeadlines, .deleteRoom]),
+    ]
+
+    @Test("An allowed transition reaches its state and asks for its actions", arguments: allowed)
+    func allowedTransition(_ row: Allowed) throws {
+        let transition = try machine.apply(row.event, to: Slot.session(row.from), at: row.at)
+        #expect(transition.session.state == row.to)
+        #expect(transition.actions == row.actions)
+        #expect(transition.previousState == row.from)
+    }
+
+    struct Refused: CustomTestStringConvertible, Sendable {
+        let from: SessionState
+        let event: SessionEvent
+        let at: Date
+        let code: SessionTransitionRefusal.Code
+        var testDescription: String { "\(from.rawValue) refuses \(event.name) with \(code.rawValue)" }
+    }
+
+    static let refused: [Refused] = {
+        var rows: [Refused] = []
+        for state in SessionState.allCases where state != .waiting {
+            rows.append(.init(from: state, event: .admitted(attendantID: "a-17"), at: Slot.start, code: .notWaiting))
+        }
+        for state in [SessionState.completed, .noShow, .cancelled] {
+            rows.append(
+                .init(
+                    from: state, event: .bookingUpdated(Slot.booking(start: Slot.start + .seconds(3600), end: Slot.end + .seconds(3600))),
+                    at: Slot.beforeWindow, code: .sessionClosed))
+        }
+        for state in [SessionState.completed, .noShow] {
+            rows.append(.init(from: state, event: .cancelled(by: .scheduler), at: Slot.afterEnd, code: .sessionClosed))
+        }
+        rows.append(.init(from: .inProgress, event: .cancelled(by: .scheduler), at: Slot.start, code: .sessionInProgress))
+        for state in [SessionState.waiting, .inProgress] {
+            rows.append(
+                .init(
+                    from: state, event: .bookingUpdated(Slot.booking(start: Slot.start + .seconds(3600), end: Slot.end + .seconds(3600))),
+                    at: Slot.start, code: .sessionInProgress))
+        }
+        rows.append(
+            .init(
+                from: .scheduled, event: .bookingUpdated(Slot.booking(provider: "daily")), at: Slot.beforeWindow,
+                code: .providerImmutable))
+        rows.append(.init(from: .scheduled, event: .citizenEntered, at: Slot.beforeWindow, code: .tooEarly))
+        rows.append(.init(from: .late, event: .citizenEntered, at: Slot.afterEnd, code: .windowClosed))
+        rows.append(.init(from: .cancelled, event: .citizenEntered, at: Slot.inWindow, code: .sessionCancelled))
+        for state in [SessionState.completed, .noShow, .failed] {
+            rows.append(.init(from: state, event: .citizenEntered, at: Slot.inWindow, code: .windowClosed))
+        }
+        for state in [SessionState.scheduled, .open, .late, .waiting] {
+            rows.append(.init(from: state, event: .ended(.resolved, by: .attendant(id: "a")), at: Slot.start, code: .notInProgress))
+        }
+        for state in [SessionState.completed, .noShow, .cancelled, .failed] {
+            rows.append(.init(from: state, event: .ended(.resolved, by: .attendant(id: "a")), at: Slot.start, code: .sessionClosed))
+        }
+        return rows
+    }()
+
+    @Test("A refused transition names its reason and changes nothing", arguments: refused)
+    func refusedTransition(_ row: Refused) {
+        #expect(throws: SessionTransitionRefusal(row.code, state: row.from)) {
+            try machine.apply(row.event, to: Slot.session(row.from), at: row.at)
+        }
+    }
+
+    struct Ignored: CustomTestStringConvertible, Sendable {
+        let from: SessionState
+        let event: SessionEvent
+        var testDescription: String { "\(from.rawValue) ignores \(event.name)" }
+    }
+
+    static let ignored: [Ignored] = {
+        var rows: [Ignored] = []
+        for state in SessionState.allCases where state != .scheduled {
+            rows.append(.init(from: state, event: .joinWindowOpened))
+        }
+        for state in SessionState.allCases where state != .scheduled && state != .open {
+            rows.append(.init(from: state, event: .lateCheckDue))
+        }
+        for state in SessionState.allCases where ![.scheduled, .open, .late].contains(state) {
+            rows.append(.init(from: state, event: .slotEnded))
+        }
+        for state in SessionState.allCases where state != .inProgress && state != .waiting {
+            rows.append(.init(from: state, event: .safetyCapReached))
+        }
+        rows.append(.init(from: .cancelled, event: .cancelled(by: .scheduler)))
+        rows.append(.init(from: .waiting, event: .citizenEntered))
+        rows.append(.init(from: .inProgress, event: .citizenEntered))
+        return rows
+    }()
+
+    @Test("A deadline or repeat that no longer applies is a no-op", arguments: ignored)
+    func ignoredEvent(_ row: Ignored) throws {
+        let session = Slot.session(row.from)
+        let transition = try machine.apply(row.event, to: session, at: Slot.start)
+        #expect(transition.isNoOp)
+        #expect(transition.session == session)
+    }
+
+    @Test("Creating a session provisions the room and arms every deadline from the policy")
+    func creation() {
+        let booking = Slot.booking()
+        let transition = machine.create(
+            bookingID: BookingID("B-1")!, booking: booking, access: AccessCredentials.issue().0, at: Slot.beforeWindow)
+        #expect(transition.session.state == .scheduled)
+        #expect(transition.session.room.status == .pending)
+        #expect(transition.session.generation == 1)
+        #expect(
+            transition.actions == [
+                .provisionRoom,
+                .scheduleDeadline(.joinWindowOpens, at: Slot.start - .seconds(1800)),
+                .scheduleDeadline(.lateCheck, at: Slot.start + .seconds(300)),
+                .scheduleDeadline(.slotEnd, at: Slot.end),
+                .scheduleDeadline(.safetyCap, at: Slot.end + .seconds(4 * 3600)),
+            ])
+    }
+
+    @Test("A reschedule starts a new generation, keeps the link and code, and moves the room")
+    func reschedule() throws {
+        let session = Slot.session(.open)
+        let later = Slot.booking(start: Slot.start + .seconds(7200), end: Slot.end + .seconds(7200))
+        let transition = try machine.apply(.bookingUpdated(later), to: session, at: Slot.inWindow)
+        #expect(transition.session.generation == 2)
+        #expect(transition.session.state == .scheduled)
+        #expect(transition.session.access == session.access)
+        #expect(transition.actions.first == .cancelDeadlines)
+        #expect(transition.actions.contains(.updateRoom))
+        #expect(transition.actions.contains(.scheduleDeadline(.lateCheck, at: later.startsAt + .seconds(300))))
+    }
+
+    @Test("A reschedule before the room exists provisions it instead of updating it")
+    func rescheduleOfPendingRoom() throws {
+        let session = Slot.session(.scheduled, room: .pending)
+        let later = Slot.booking(start: Slot.start + .seconds(7200), end: Slot.end + .seconds(7200))
+        let transition = try machine.apply(.bookingUpdated(later), to: session, at: Slot.beforeWindow)
+        #expect(transition.actions.contains(.provisionRoom))
+        #expect(!transition.actions.contains(.updateRoom))
+    }
+
+    @Test("Changing only the contact data is an update without new generation or room work")
+    func detailsUpdate() throws {
+        var booking = Slot.booking()
+        booking.citizen.phone = "+351912345678"
+        let transition = try machine.apply(.bookingUpdated(booking), to: Slot.session(.scheduled), at: Slot.beforeWindow)
+        #expect(transition.session.generation == 1)
+        #expect(transition.actions.isEmpty)
+        #expect(transition.session.booking.citizen.phone == "+351912345678")
+    }
+
+    @Test("A failed session can be booked again and provisions a new room")
+    func recoveryFromFailure() throws {
+        let transition = try machine.apply(.bookingUpdated(Slot.booking()), to: Slot.session(.failed, room: .failed), at: Slot.beforeWindow)
+        #expect(transition.session.state == .scheduled)
+        #expect(transition.session.room.status == .pending)
+        #expect(transition.actions.contains(.provisionRoom))
+    }
+
+    @Test("A room that arrives after the session closed is deleted")
+    func lateRoomIsDeleted() throws {
+        let transition = try machine.apply(
+            .roomProvisioned(providerRoomID: "vg-1", url: nil), to: Slot.session(.cancelled, room: .pending),
+            at: Slot.beforeWindow)
+        #expect(transition.actions == [.deleteRoom])
+        #expect(transition.session.state == .cancelled)
+    }
+
+    @Test("Provisioning failure fails the session and drops its deadlines")
+    func provisioningFailure() throws {
+        let transition = try machine.apply(
+            .roomProvisioningFailed(code: "recording_policy", message: "on"), to: Slot.session(.scheduled, room: .pending),
+            at: Slot.beforeWindow)
+        #expect(transition.session.state == .failed)
+        #expect(transition.session.room.errorCode == "recording_policy")
+        #expect(transition.actions == [.cancelDeadlines])
+    }
+
+    @Test("Re-entering the lobby keeps the first entry time")
+    func reentryKeepsPlace() throws {
+        var session = Slot.session(.open)
+        session.lobby.enteredAt = Slot.inWindow - .seconds(60)
+        let transition = try machine.apply(.citizenEntered, to: session, at: Slot.inWindow)
+        #expect(transition.session.lobby.enteredAt == Slot.inWindow - .seconds(60))
+    }
+
+    @Test("Admission records when it happened")
+    func admissionTime() throws {
+        let transition = try machine.apply(.admitted(attendantID: "a-17"), to: Slot.session(.waiting), at: Slot.start)
+        #expect(transition.session.lobby.admittedAt == Slot.start)
+        #expect(transition.session.updatedAt == Slot.start)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+@testable import GatewayCore
+
+@Suite("Values")
+struct ValueTests {
+    @Test("Booking ids match [A-Za-z0-9._-]{1,64}", arguments: [
+        ("B-1", true), ("a.b_c-9", true), (String(repeating: "x", count: 64), true),
+        ("", false), (String(repeating: "x", count: 65), false), ("B 1", false), ("B/1", false), ("çé", false),
+        ("B-1\n", false),
+    ])
+    func bookingIDs(_ raw: String, _ valid: Bool) {
+        #expect((BookingID(raw) != nil) == valid)
+    }
+
+    @Test("A validation code has six digits and is kept only as a salted hash")
+    func accessCode() {
+        let code = AccessCode.make()
+        #expect(code.count == 6 && code.allSatisfy(\.isNumber))
+        let hash = AccessCodeHash(hashing: code)
+        #expect(hash.matches(code))
+        #expect(!hash.matches(code == "000000" ? "000001" : "000000"))
+        #expect(!hash.hash.contains(code))
+        #expect(AccessCodeHash(hashing: code).salt != hash.salt)
+    }
+
+    @Test("Tokens carry at least 128 random bits")
+    func tokens() {
+        let token = SecureToken.make()
+        #expect(token.count >= 22)
+        #expect(token != SecureToken.make())
+        #expect(token.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+    }
+
+    @Test("Constant-time comparison agrees with equality")
+    func constantTime() {
+        #expect(SecureToken.constantTimeEquals("abc", "abc"))
+        #expect(!SecureToken.constantTimeEquals("abc", "abd"))
+        #expect(!SecureToken.constantTimeEquals("abc", "abcd"))
+    }
+
+    @Test("Job kinds keep stable stored names", arguments: [
+        JobKind.provisionRoom, .updateRoom, .endRoom, .deleteRoom, .deadline(.joinWindowOpens), .deadline(.lateCheck),
+        .deadline(.slotEnd), .deadline(.safetyCap),
+    ])
+    func jobKindNames(_ kind: JobKind) {
+        #expect(JobKind(kind.description) == kind)
+    }
+
+    @Test("Retries back off exponentially with bounded jitter, then give up")
+    func retryPolicy() {
+        let policy = RetryPolicy(maximumAttempts: 4, baseDelay: .seconds(2), maximumDelay: .seconds(5), jitter: 0.2)
+        let now = Date(timeIntervalSince1970: 0)
+        func delay(_ attempt: Int, _ random: Double) -> TimeInterval? {
+            if case .retry(let at, _) = policy.resolution(afterFailedAttempt: attempt, error: "e", at: now, random: random) {
+                return at.timeIntervalSince(now)
+            }
+            return nil
+        }
+        #expect(delay(1, 0.5) == 2)
+        #expect(delay(2, 0.5) == 4)
+        #expect(delay(3, 0.5) == 5)
+        #expect(abs((delay(1, 0) ?? 0) - 1.6) < 0.001)
+        #expect(abs((delay(1, 1) ?? 0) - 2.4) < 0.001)
+        #expect(policy.resolution(afterFailedAttempt: 4, error: "e", at: now) == .dead(error: "e"))
+        let honoured = policy.resolution(afterFailedAttempt: 1, error: "e", at: now, notBefore: now + .seconds(30), random: 0.5)
+        #expect(honoured == .retry(at: now + .seconds(30), error: "e"))
+    }
+
+    @Test("Actors round-trip through their stored names")
+    func actors() throws {
+        for actor in [SessionActor.scheduler, .citizen, .system, .provider, .attendant(id: "a-\"17")] {
+            let data = try JSONEncoder().encode(actor)
+            #expect(try JSONDecoder().decode(SessionActor.self, from: data) == actor)
+        }
+    }
+}
