@@ -13,6 +13,12 @@ public final class SQLiteStore: GatewayStore {
         self.connection = connection
     }
 
+    deinit {
+        // A store dropped without `close()` (a test, a failed start) still releases its file.
+        let connection = self.connection
+        Task { try? await connection.close() }
+    }
+
     /// Opens (creating if needed) the database at `path`, in WAL mode. Does not migrate.
     public static func open(path: String, logger: Logger) async throws -> SQLiteStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -317,5 +323,12 @@ public final class SQLiteStore: GatewayStore {
             id: Int64(id), bookingID: booking, kind: kind, generation: generation,
             dueAt: Date(millisecondsSince1970: Int64(dueAt)), state: state, attempts: attempts,
             lastError: row.column("last_error")?.string)
+    }
+}
+
+extension SQLiteStore {
+    /// The journal mode in force (`wal` once opened).
+    public func journalMode() async throws -> String? {
+        try await query("PRAGMA journal_mode", []).first?.column("journal_mode")?.string
     }
 }

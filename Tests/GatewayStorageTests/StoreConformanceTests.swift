@@ -1,0 +1,263 @@
+import Foundation
+import GatewayCore
+import Logging
+import Testing
+
+@testable import GatewayStorage
+
+/// The stores the gateway can run on; every test below runs against each.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case memory
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    func make() async throws -> any GatewayStore {
+        switch self {
+        case .memory:
+            return InMemoryStore()
+        case .sqlite:
+            let path = FileManager.default.temporaryDirectory
+                .appendingPathComponent("gateway-test-\(UUID().uuidString)/gateway.sqlite").path
+            let store = try await SQLiteStore.open(path: path, logger: Logger(label: "test"))
+            try await store.migrate()
+            return store
+        }
+    }
+}
+
+enum Fixture {
+    static let now = Date(timeIntervalSince1970: 1_900_000_000)
+
+    static func session(_ id: String, startsAt: Date = now + .seconds(3600), service: String = "prestacoes-familiares")
+        -> Session
+    {
+        Session(
+            bookingID: BookingID(id)!,
+            booking: Booking(
+                service: service, startsAt: startsAt, endsAt: startsAt + .seconds(1800), provider: "simulator",
+                citizen: Citizen(name: "Maria Sousa", email: "maria@example.pt")),
+            access: AccessCredentials.issue().0, createdAt: now)
+    }
+
+    static func job(_ id: String, _ kind: JobKind, generation: Int = 1, dueAt: Date = now) -> JobRequest {
+        JobRequest(bookingID: BookingID(id)!, kind: kind, generation: generation, dueAt: dueAt)
+    }
+}
+
+@Suite("Store conformance")
+struct StoreConformanceTests {
+    @Test("A stored session reads back equal, by booking and by join token", arguments: StoreKind.allCases)
+    func roundTrip(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let session = Fixture.session("B-1")
+        let stored = try await store.apply(SessionChange(session: session, expectedVersion: nil))
+        #expect(stored.version == 1)
+        #expect(try await store.session(for: session.bookingID) == stored)
+        #expect(try await store.session(joinToken: session.access.joinToken)?.session == session)
+        #expect(try await store.session(for: BookingID("B-2")!) == nil)
+    }
+
+    @Test("Inserting an existing booking fails and writes nothing", arguments: StoreKind.allCases)
+    func duplicateInsert(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let first = Fixture.session("B-1")
+        try await store.apply(SessionChange(session: first, expectedVersion: nil))
+        var second = Fixture.session("B-1")
+        second.booking.service = "other"
+        await #expect(throws: StoreError.alreadyExists(first.bookingID)) {
+            try await store.apply(
+                SessionChange(session: second, expectedVersion: nil, jobs: [Fixture.job("B-1", .provisionRoom)]))
+        }
+        #expect(try await store.session(for: first.bookingID)?.session == first)
+        #expect(try await store.jobs(for: first.bookingID).isEmpty)
+    }
+
+    @Test("An update with a stale version is refused and writes nothing", arguments: StoreKind.allCases)
+    func optimisticConcurrency(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        var session = Fixture.session("B-1")
+        try await store.apply(SessionChange(session: session, expectedVersion: nil))
+        session.state = .open
+        let updated = try await store.apply(SessionChange(session: session, expectedVersion: 1))
+        #expect(updated.version == 2)
+        session.state = .cancelled
+        await #expect(throws: StoreError.versionConflict(session.bookingID)) {
+            try await store.apply(
+                SessionChange(session: session, expectedVersion: 1, jobs: [Fixture.job("B-1", .deleteRoom)]))
+        }
+        #expect(try await store.session(for: session.bookingID)?.session.state == .open)
+        #expect(try await store.jobs(for: session.bookingID).isEmpty)
+    }
+
+    @Test("Audit records are kept in order", arguments: StoreKind.allCases)
+    func audit(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let session = Fixture.session("B-1")
+        let records = [
+            AuditRecord(bookingID: session.bookingID, at: Fixture.now, actor: .scheduler, event: "created", fromState: nil, toState: .scheduled),
+            AuditRecord(bookingID: session.bookingID, at: Fixture.now, actor: .attendant(id: "a-17"), event: "admitted", fromState: .waiting, toState: .inProgress),
+        ]
+        try await store.apply(SessionChange(session: session, expectedVersion: nil, audit: records))
+        #expect(try await store.auditTrail(for: session.bookingID) == records)
+    }
+
+    @Test("The list filters by time, service and state and pages with a cursor", arguments: StoreKind.allCases)
+    func listing(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        for index in 0..<7 {
+            var session = Fixture.session(
+                "B-\(index)", startsAt: Fixture.now + .seconds(Int64(3600 * (index / 2))),
+                service: index == 3 ? "pensoes" : "prestacoes-familiares")
+            if index == 5 { session.state = .cancelled }
+            try await store.apply(SessionChange(session: session, expectedVersion: nil))
+        }
+        let all = try await store.sessions(matching: SessionQuery(limit: 100)).map(\.session.bookingID.rawValue)
+        #expect(all == ["B-0", "B-1", "B-2", "B-3", "B-4", "B-5", "B-6"])
+        var pages: [[String]] = []
+        var cursor: SessionCursor?
+        repeat {
+            let page = try await store.sessions(matching: SessionQuery(after: cursor, limit: 3)).map(\.session)
+            pages.append(page.map(\.bookingID.rawValue))
+            cursor = page.count == 3 ? page.last.map(SessionCursor.init(after:)) : nil
+        } while cursor != nil
+        #expect(pages.flatMap { $0 } == all)
+        let window = try await store.sessions(
+            matching: SessionQuery(from: Fixture.now + .seconds(3600), to: Fixture.now + .seconds(7200)))
+        #expect(window.map(\.session.bookingID.rawValue) == ["B-2", "B-3"])
+        #expect(try await store.sessions(matching: SessionQuery(service: "pensoes")).map(\.session.bookingID.rawValue) == ["B-3"])
+        #expect(try await store.sessions(matching: SessionQuery(state: .cancelled)).map(\.session.bookingID.rawValue) == ["B-5"])
+    }
+
+    @Test("A job is unique per booking, kind and generation; a finished one can be re-armed", arguments: StoreKind.allCases)
+    func jobUniqueness(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let session = Fixture.session("B-1")
+        try await store.apply(
+            SessionChange(
+                session: session, expectedVersion: nil,
+                jobs: [Fixture.job("B-1", .provisionRoom), Fixture.job("B-1", .provisionRoom), Fixture.job("B-1", .provisionRoom, generation: 2)]))
+        #expect(try await store.jobs(for: session.bookingID).count == 2)
+        let claimed = try await store.claimDueJobs(at: Fixture.now, limit: 10, leaseUntil: Fixture.now + .seconds(60))
+        #expect(claimed.count == 2)
+        #expect(claimed.allSatisfy { $0.state == .running && $0.attempts == 1 })
+        for job in claimed { try await store.resolve(job, as: .done, at: Fixture.now) }
+        try await store.apply(
+            SessionChange(session: session, expectedVersion: 1, jobs: [Fixture.job("B-1", .provisionRoom, dueAt: Fixture.now + .seconds(5))]))
+        let jobs = try await store.jobs(for: session.bookingID)
+        #expect(jobs.count == 2)
+        #expect(jobs.filter { $0.state == .pending }.map(\.generation) == [1])
+        #expect(jobs.first { $0.generation == 1 }?.attempts == 0)
+    }
+
+    @Test("Only due jobs are claimed, once, until their lease ends", arguments: StoreKind.allCases)
+    func leases(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        try await store.apply(
+            SessionChange(
+                session: Fixture.session("B-1"), expectedVersion: nil,
+                jobs: [Fixture.job("B-1", .provisionRoom), Fixture.job("B-1", .deadline(.lateCheck), dueAt: Fixture.now + .seconds(600))]))
+        let lease = Fixture.now + .seconds(60)
+        let first = try await store.claimDueJobs(at: Fixture.now, limit: 10, leaseUntil: lease)
+        #expect(first.map(\.kind) == [.provisionRoom])
+        #expect(try await store.claimDueJobs(at: Fixture.now + .seconds(30), limit: 10, leaseUntil: lease).isEmpty)
+        #expect(try await store.nextDueDate() == lease)
+        // The worker died: once the lease ends the job is claimed again, as a second attempt.
+        let again = try await store.claimDueJobs(at: lease, limit: 10, leaseUntil: lease + .seconds(60))
+        #expect(again.map(\.id) == first.map(\.id))
+        #expect(again.first?.attempts == 2)
+    }
+
+    @Test("Retry moves the due time and keeps the error; dead jobs are never claimed", arguments: StoreKind.allCases)
+    func resolutions(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        try await store.apply(
+            SessionChange(
+                session: Fixture.session("B-1"), expectedVersion: nil,
+                jobs: [Fixture.job("B-1", .provisionRoom), Fixture.job("B-1", .deleteRoom)]))
+        let claimed = try await store.claimDueJobs(at: Fixture.now, limit: 10, leaseUntil: Fixture.now + .seconds(60))
+        let provision = try #require(claimed.first { $0.kind == .provisionRoom })
+        let delete = try #require(claimed.first { $0.kind == .deleteRoom })
+        try await store.resolve(provision, as: .retry(at: Fixture.now + .seconds(8), error: "provider_unavailable"), at: Fixture.now)
+        try await store.resolve(delete, as: .dead(error: "provider_rejected"), at: Fixture.now)
+        let jobs = try await store.jobs(for: BookingID("B-1")!)
+        #expect(jobs.first { $0.kind == .provisionRoom }?.lastError == "provider_unavailable")
+        #expect(jobs.first { $0.kind == .deleteRoom }?.state == .dead)
+        #expect(try await store.claimDueJobs(at: Fixture.now + .seconds(7), limit: 10, leaseUntil: Fixture.now + .seconds(99)).isEmpty)
+        let retried = try await store.claimDueJobs(at: Fixture.now + .seconds(8), limit: 10, leaseUntil: Fixture.now + .seconds(99))
+        #expect(retried.map(\.kind) == [.provisionRoom])
+        for job in retried { try await store.resolve(job, as: .done, at: Fixture.now + .seconds(8)) }
+        #expect(try await store.claimDueJobs(at: Fixture.now + .seconds(3600), limit: 10, leaseUntil: Fixture.now + .seconds(9999)).isEmpty)
+    }
+
+    @Test("A change completes its job and drops pending deadlines atomically", arguments: StoreKind.allCases)
+    func atomicCompletion(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        var session = Fixture.session("B-1")
+        try await store.apply(
+            SessionChange(
+                session: session, expectedVersion: nil,
+                jobs: [Fixture.job("B-1", .provisionRoom), Fixture.job("B-1", .deadline(.lateCheck), dueAt: Fixture.now + .seconds(900))]))
+        let job = try #require(try await store.claimDueJobs(at: Fixture.now, limit: 1, leaseUntil: Fixture.now + .seconds(60)).first)
+        session.state = .cancelled
+        try await store.apply(
+            SessionChange(
+                session: session, expectedVersion: 1, jobs: [Fixture.job("B-1", .deleteRoom)],
+                cancelsPendingDeadlines: true, completesJob: job.id))
+        let jobs = try await store.jobs(for: session.bookingID)
+        #expect(jobs.map(\.kind) == [.provisionRoom, .deleteRoom])
+        #expect(jobs.first?.state == .done)
+        #expect(try await store.nextDueDate() == Fixture.now)
+    }
+
+    @Test("Migrations apply once and make the store ready", arguments: StoreKind.allCases)
+    func migrations(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        #expect(try await store.migrate().isEmpty)
+        #expect(await store.isReady())
+    }
+}
+
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+    @Test("A fresh file is not ready until migrated, and survives reopening")
+    func freshFile() async throws {
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("gateway-test-\(UUID().uuidString)/nested/gateway.sqlite").path
+        let store = try await SQLiteStore.open(path: path, logger: Logger(label: "test"))
+        #expect(await !store.isReady())
+        #expect(try await store.migrate() == [1])
+        #expect(await store.isReady())
+        let session = Fixture.session("B-1")
+        try await store.apply(SessionChange(session: session, expectedVersion: nil))
+        try await store.close()
+        let reopened = try await SQLiteStore.open(path: path, logger: Logger(label: "test"))
+        #expect(try await reopened.migrate().isEmpty)
+        #expect(try await reopened.session(for: session.bookingID)?.session == session)
+        let mode = try await reopened.journalMode()
+        #expect(mode == "wal")
+    }
+
+    @Test("Concurrent writers on one store serialise without losing updates")
+    func concurrentWriters() async throws {
+        let store = try await StoreKind.sqlite.make()
+        for index in 0..<20 {
+            try await store.apply(SessionChange(session: Fixture.session("B-\(index)"), expectedVersion: nil))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<20 {
+                group.addTask {
+                    var session = Fixture.session("B-\(index)")
+                    session.state = .open
+                    let stored = try #require(try await store.session(for: session.bookingID))
+                    var updated = stored.session
+                    updated.state = .open
+                    try await store.apply(SessionChange(session: updated, expectedVersion: stored.version))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let open = try await store.sessions(matching: SessionQuery(state: .open, limit: 100))
+        #expect(open.count == 20)
+    }
+}
