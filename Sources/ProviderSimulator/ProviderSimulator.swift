@@ -35,6 +35,9 @@ public final class ProviderSimulator: Sendable {
     /// Rooms that exist now.
     public var roomNames: [String] { state.withLock { $0.rooms.keys.sorted() } }
 
+    /// The rooms that exist now, by name.
+    public var rooms: [Room] { allRooms() }
+
     /// How many rooms were ever created (a second create of the same name is not counted).
     public var roomsCreated: Int { state.withLock { $0.roomsCreated } }
 
