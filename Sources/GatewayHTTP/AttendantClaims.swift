@@ -26,9 +26,20 @@ public struct AttendantClaims: JWTPayload, Equatable {
 
 /// Mints HS256 attendant tokens with the shared secret, for local use.
 public enum AttendantTokenMinter {
+    /// HS256 needs a key at least as long as its output.
+    public static let minimumSecretLength = 32
+
     public static func token(for claims: AttendantClaims, secret: String) async throws -> String {
+        guard secret.utf8.count >= minimumSecretLength else { throw WeakSecretError() }
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         return try await keys.sign(claims)
+    }
+}
+
+/// The attendant secret is too short for HS256.
+public struct WeakSecretError: Error, CustomStringConvertible {
+    public var description: String {
+        "ATTENDANT_JWT_SECRET must be at least \(AttendantTokenMinter.minimumSecretLength) bytes long"
     }
 }

@@ -22,6 +22,8 @@ public struct GatewayConfiguration: Sendable {
     public var dailyAPIKey: String?
     public var dailyAPIBaseURL: String
     public var logLevel: String
+    /// How long a claimed job stays with its worker before another may take it over.
+    public var jobLease: Duration
 
     public init(reader: ConfigReader) {
         httpHost = reader.string(forKey: "http.host", default: "127.0.0.1")
@@ -41,6 +43,7 @@ public struct GatewayConfiguration: Sendable {
         dailyAPIKey = reader.string(forKey: "daily.api.key", isSecret: true)
         dailyAPIBaseURL = reader.string(forKey: "daily.api.base.url", default: "https://api.daily.co/v1")
         logLevel = reader.string(forKey: "log.level", default: "info")
+        jobLease = .seconds(max(1, reader.int(forKey: "job.lease.seconds", default: 60)))
     }
 
     /// Reads the process environment, then command-line options (which win).
@@ -63,6 +66,17 @@ public struct GatewayConfiguration: Sendable {
     /// Where generated credentials live: beside the SQLite file.
     public var dataDirectory: String? {
         sqlitePath.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
+    }
+
+    /// Problems that must stop the start, in words for the operator.
+    public func validationErrors() -> [String] {
+        var errors: [String] = []
+        if let secret = attendantJWTSecret, secret.utf8.count < 32 {
+            errors.append("ATTENDANT_JWT_SECRET must be at least 32 bytes long")
+        }
+        if !(1...65535).contains(httpPort) { errors.append("HTTP_PORT must be between 1 and 65535") }
+        if URL(string: resolvedPublicBaseURL)?.scheme == nil { errors.append("PUBLIC_BASE_URL must be an absolute URL") }
+        return errors
     }
 
     public var resolvedPublicBaseURL: String {

@@ -49,6 +49,8 @@ public final class GatewayRuntime: Sendable {
     public static func make(
         configuration: GatewayConfiguration, clock: any GatewayClock = SystemClock(), logger: Logger
     ) async throws -> GatewayRuntime {
+        let problems = configuration.validationErrors()
+        guard problems.isEmpty else { throw GatewayStartupError(problems.joined(separator: "; ")) }
         let registry = metricsRegistry
         let store = try await openStore(configuration, logger: logger)
         try await store.migrate()
@@ -85,7 +87,9 @@ public final class GatewayRuntime: Sendable {
             providers: ProviderRegistry(providers), onJobsEnqueued: { doorbell.ring() })
         var workerLogger = logger
         workerLogger[metadataKey: "component"] = "job-worker"
-        let worker = JobWorker(sessions: sessions, doorbell: doorbell, logger: workerLogger)
+        let worker = JobWorker(
+            sessions: sessions, doorbell: doorbell, configuration: .init(lease: configuration.jobLease),
+            logger: workerLogger)
 
         let router = buildGatewayRouter(
             GatewayHTTPDependencies(

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building and testing the gateway needs on a fresh Debian 12 machine (as root).
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libcurl4-openssl-dev libsqlite3-dev python3-venv ca-certificates)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  if [ -x /opt/swift/usr/bin/swift ]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+  else
+    echo "setup: Swift 6.3 is required (expected at /opt/swift)" >&2
+    exit 1
+  fi
+fi
+
+if [ "${1:-}" = "--with-test-tools" ] && [ ! -x .venv-tools/bin/pytest ]; then
+  echo "setup: creating .venv-tools with the Python test tools"
+  python3 -m venv .venv-tools
+  .venv-tools/bin/pip install -q 'pytest==9.0.3' 'PyYAML==6.0.3' 'openapi-spec-validator==0.9.0'
+fi

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test: the Swift suites, the OpenAPI check and the end-to-end walkthrough of the real
+# binary over loopback. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --with-test-tools
+export PATH="/opt/swift/usr/bin:$PATH"
+mkdir -p reports
+
+echo "== build"
+swift build --build-tests
+
+echo "== swift test"
+set +e
+swift test --skip-build > reports/swift-test.log 2>&1
+status=$?
+set -e
+grep -E "^(✔|✘) Suite|✘ Test|recorded an issue" reports/swift-test.log || true
+grep -E "Test run with" reports/swift-test.log || true
+if [ "$status" -ne 0 ]; then echo "swift test failed (full log: reports/swift-test.log)"; exit "$status"; fi
+
+echo "== end to end"
+.venv-tools/bin/pytest -q tests/e2e
