@@ -49,6 +49,22 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "CCurl",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "CCurl",
+                "GatewayCore",
+                "MeetingProviders",
+                "SessionOrchestration",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "SessionOrchestration",
             dependencies: [
                 "GatewayCore",
@@ -90,6 +106,7 @@ let package = Package(
                 "MeetingProviders",
                 "ProviderSimulator",
                 "SessionOrchestration",
+                "Notifications",
                 "GatewayHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -117,6 +134,11 @@ let package = Package(
         .testTarget(
             name: "GatewayStorageTests",
             dependencies: ["GatewayStorage", "GatewayCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "NotificationsTests",
+            dependencies: ["Notifications", "GatewayCore", "MeetingProviders"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -25,6 +25,9 @@ public struct Booking: Sendable, Equatable, Codable {
         self.notifyCitizen = notifyCitizen
     }
 
+    /// Whether the citizen wants e-mails about the booking and gave an address.
+    public var wantsEmail: Bool { notifyCitizen && citizen.email != nil }
+
     /// Whether the slot differs, which makes an update a reschedule.
     public func hasDifferentSlot(than other: Booking) -> Bool {
         startsAt != other.startsAt || endsAt != other.endsAt

@@ -7,6 +7,9 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
     case endRoom
     case deleteRoom
     case deadline(Deadline)
+    case fallback(FallbackChannel)
+    case citizenNotice(CitizenNotice)
+    case schedulerCallback(SchedulerEvent)
 
     public var description: String {
         switch self {
@@ -15,6 +18,9 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
         case .endRoom: "room.end"
         case .deleteRoom: "room.delete"
         case .deadline(let deadline): "deadline.\(deadline.rawValue)"
+        case .fallback(let channel): "fallback.\(channel.rawValue)"
+        case .citizenNotice(let notice): "notice.\(notice.rawValue)"
+        case .schedulerCallback(let event): "callback.\(event.rawValue)"
         }
     }
 
@@ -25,10 +31,31 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
         case "room.end": self = .endRoom
         case "room.delete": self = .deleteRoom
         default:
-            guard name.hasPrefix("deadline."), let deadline = Deadline(rawValue: String(name.dropFirst(9))) else {
+            let (prefix, rest) = (name.prefix { $0 != "." }, String(name.drop { $0 != "." }.dropFirst()))
+            switch prefix {
+            case "deadline":
+                guard let deadline = Deadline(rawValue: rest) else { return nil }
+                self = .deadline(deadline)
+            case "fallback":
+                guard let channel = FallbackChannel(rawValue: rest) else { return nil }
+                self = .fallback(channel)
+            case "notice":
+                guard let notice = CitizenNotice(rawValue: rest) else { return nil }
+                self = .citizenNotice(notice)
+            case "callback":
+                guard let event = SchedulerEvent(rawValue: rest) else { return nil }
+                self = .schedulerCallback(event)
+            default:
                 return nil
             }
-            self = .deadline(deadline)
+        }
+    }
+
+    /// Work that stays due after a reschedule: removing a room, and messages about what happened.
+    public var outlivesGeneration: Bool {
+        switch self {
+        case .deleteRoom, .endRoom, .citizenNotice, .schedulerCallback: true
+        case .provisionRoom, .updateRoom, .deadline, .fallback: false
         }
     }
 
@@ -57,12 +84,16 @@ public struct JobRequest: Sendable, Equatable {
     public let kind: JobKind
     public let generation: Int
     public let dueAt: Date
+    /// Sealed data the job needs and the session must not keep (the plain validation code of an
+    /// invitation); erased when the job is done.
+    public let payload: String?
 
-    public init(bookingID: BookingID, kind: JobKind, generation: Int, dueAt: Date) {
+    public init(bookingID: BookingID, kind: JobKind, generation: Int, dueAt: Date, payload: String? = nil) {
         self.bookingID = bookingID
         self.kind = kind
         self.generation = generation
         self.dueAt = dueAt
+        self.payload = payload
     }
 }
 
@@ -86,10 +117,11 @@ public struct Job: Sendable, Equatable, Identifiable {
     /// Attempts started so far, including the current one.
     public var attempts: Int
     public var lastError: String?
+    public var payload: String?
 
     public init(
         id: Int64, bookingID: BookingID, kind: JobKind, generation: Int, dueAt: Date, state: JobState,
-        attempts: Int, lastError: String?
+        attempts: Int, lastError: String?, payload: String? = nil
     ) {
         self.id = id
         self.bookingID = bookingID
@@ -99,6 +131,7 @@ public struct Job: Sendable, Equatable, Identifiable {
         self.state = state
         self.attempts = attempts
         self.lastError = lastError
+        self.payload = payload
     }
 }
 

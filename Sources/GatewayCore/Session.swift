@@ -47,6 +47,9 @@ public struct Session: Sendable, Equatable, Codable {
     public var access: AccessCredentials
     public var lobby: Lobby
     public var outcome: SessionOutcome?
+    public var fallbacks: [FallbackRecord]
+    /// When the citizen's personal data was erased (retention ended).
+    public var personalDataErasedAt: Date?
     public let createdAt: Date
     public var updatedAt: Date
 
@@ -59,6 +62,8 @@ public struct Session: Sendable, Equatable, Codable {
         self.access = access
         self.lobby = Lobby()
         self.outcome = nil
+        self.fallbacks = []
+        self.personalDataErasedAt = nil
         self.createdAt = createdAt
         self.updatedAt = createdAt
     }

@@ -19,6 +19,12 @@ public enum SessionEvent: Sendable, Equatable {
     case lateCheckDue
     case slotEnded
     case safetyCapReached
+    /// A fallback went out.
+    case fallbackSent(FallbackChannel)
+    /// A fallback attempt failed; `isFinal` when no retry follows.
+    case fallbackFailed(FallbackChannel, reason: String, isFinal: Bool)
+    /// The retention period ended: erase the citizen's personal data.
+    case personalDataExpired
 
     /// A short stable name for audit records and logs.
     public var name: String {
@@ -37,6 +43,9 @@ public enum SessionEvent: Sendable, Equatable {
         case .lateCheckDue: "late_check_due"
         case .slotEnded: "slot_ended"
         case .safetyCapReached: "safety_cap_reached"
+        case .fallbackSent: "fallback_sent"
+        case .fallbackFailed: "fallback_failed"
+        case .personalDataExpired: "personal_data_expired"
         }
     }
 }
@@ -55,6 +64,12 @@ public enum SessionAction: Sendable, Equatable {
     case scheduleDeadline(Deadline, at: Date)
     /// Drop every pending deadline of the session (cancel).
     case cancelDeadlines
+    /// Reach the late citizen on this channel.
+    case sendFallback(FallbackChannel)
+    /// E-mail the citizen about the booking.
+    case notifyCitizen(CitizenNotice)
+    /// Tell the scheduler, through its callback URL.
+    case notifyScheduler(SchedulerEvent)
 }
 
 /// The timed rules of DESIGN §2.
@@ -63,6 +78,7 @@ public enum Deadline: String, Sendable, Codable, CaseIterable {
     case lateCheck = "late_check"
     case slotEnd = "slot_end"
     case safetyCap = "safety_cap"
+    case personalDataPurge = "personal_data_purge"
 
     /// The event the deadline delivers to the state machine.
     public var event: SessionEvent {
@@ -71,6 +87,7 @@ public enum Deadline: String, Sendable, Codable, CaseIterable {
         case .lateCheck: .lateCheckDue
         case .slotEnd: .slotEnded
         case .safetyCap: .safetyCapReached
+        case .personalDataPurge: .personalDataExpired
         }
     }
 }

@@ -12,19 +12,23 @@ public struct SessionPolicy: Sendable, Equatable {
     public var personalDataRetention: Duration
     /// The longest booked slot accepted.
     public var maximumSlotLength: Duration
+    /// Which channels the late fallback uses.
+    public var fallback: FallbackPolicy
 
     public init(
         joinWindowOpensBefore: Duration = .seconds(1800),
         lateGrace: Duration = .seconds(300),
         safetyCap: Duration = .seconds(4 * 3600),
         personalDataRetention: Duration = .seconds(30 * 24 * 3600),
-        maximumSlotLength: Duration = .seconds(8 * 3600)
+        maximumSlotLength: Duration = .seconds(8 * 3600),
+        fallback: FallbackPolicy = FallbackPolicy()
     ) {
         self.joinWindowOpensBefore = joinWindowOpensBefore
         self.lateGrace = lateGrace
         self.safetyCap = safetyCap
         self.personalDataRetention = personalDataRetention
         self.maximumSlotLength = maximumSlotLength
+        self.fallback = fallback
     }
 
     public func joinWindowOpens(for booking: Booking) -> Date {

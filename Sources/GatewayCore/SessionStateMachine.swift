@@ -62,7 +62,9 @@ public struct SessionStateMachine: Sendable {
         bookingID: BookingID, booking: Booking, access: AccessCredentials, at now: Date
     ) -> SessionTransition {
         let session = Session(bookingID: bookingID, booking: booking, access: access, createdAt: now)
-        return SessionTransition(from: session, to: session, actions: [.provisionRoom] + deadlines(for: booking))
+        var actions: [SessionAction] = [.provisionRoom] + deadlines(for: booking)
+        if booking.wantsEmail { actions.append(.notifyCitizen(.invitation)) }
+        return SessionTransition(from: session, to: session, actions: actions)
     }
 
     /// Applies `event` at time `now`; throws when the event is not allowed in the session's state.
@@ -101,10 +103,11 @@ public struct SessionStateMachine: Sendable {
                     next.lobby = Lobby()
                     let roomWork: SessionAction = session.room.status == .ready ? .updateRoom : .provisionRoom
                     actions = [.cancelDeadlines, roomWork] + deadlines(for: booking)
+                    if booking.wantsEmail { actions.append(.notifyCitizen(.rescheduled)) }
                 }
             }
 
-        case .cancelled:
+        case .cancelled(let actor):
             switch state {
             case .cancelled:
                 break
@@ -114,8 +117,13 @@ public struct SessionStateMachine: Sendable {
                 throw refusal(.sessionInProgress, session)
             case .scheduled, .open, .late, .waiting, .failed:
                 next.state = .cancelled
-                actions = [.cancelDeadlines]
+                actions = [.cancelDeadlines, purgeDeadline(for: session.booking)]
                 if session.room.status != .deleted { actions.append(.deleteRoom) }
+                if actor == .citizen {
+                    actions.append(.notifyScheduler(.cancelledByCitizen))
+                } else if session.booking.wantsEmail && state != .failed {
+                    actions.append(.notifyCitizen(.cancelled))
+                }
             }
 
         case .roomProvisioned(let providerRoomID, let url):
@@ -128,7 +136,7 @@ public struct SessionStateMachine: Sendable {
             next.room.errorMessage = message
             if !state.isTerminal {
                 next.state = .failed
-                actions = [.cancelDeadlines]
+                actions = [.cancelDeadlines, purgeDeadline(for: session.booking), .notifyScheduler(.roomFailed)]
             }
 
         case .roomDeleted:
@@ -170,7 +178,7 @@ public struct SessionStateMachine: Sendable {
             case .inProgress:
                 next.state = .completed
                 next.outcome = outcome
-                actions = [.cancelDeadlines, .endRoom]
+                actions = [.cancelDeadlines, purgeDeadline(for: session.booking), .endRoom, .notifyScheduler(.completed)]
             case .completed, .noShow, .cancelled, .failed:
                 throw refusal(.sessionClosed, session)
             case .scheduled, .open, .late, .waiting:
@@ -178,19 +186,46 @@ public struct SessionStateMachine: Sendable {
             }
 
         case .lateCheckDue:
-            if state == .scheduled || state == .open { next.state = .late }
+            if state == .scheduled || state == .open {
+                next.state = .late
+                actions = [.notifyScheduler(.late)]
+                for channel in policy.fallback.channels(for: session.booking.citizen)
+                where !session.fallbacks.contains(where: { $0.channel == channel }) {
+                    next.fallbacks.append(FallbackRecord(channel: channel, status: .queued, at: now))
+                    actions.append(.sendFallback(channel))
+                }
+            }
 
         case .slotEnded:
             if state == .scheduled || state == .open || state == .late {
                 next.state = .noShow
-                actions = [.deleteRoom]
+                actions = [.deleteRoom, .notifyScheduler(.noShow)]
             }
 
         case .safetyCapReached:
             if state == .inProgress || state == .waiting {
                 next.state = .completed
                 next.outcome = state == .inProgress ? .endedBySafetyCap : .notAdmitted
-                actions = [.endRoom]
+                actions = [.endRoom, .notifyScheduler(.completed)]
+            }
+
+        case .fallbackSent(let channel):
+            if let index = next.fallbacks.firstIndex(where: { $0.channel == channel }) {
+                next.fallbacks[index].status = .sent
+                next.fallbacks[index].at = now
+            }
+
+        case .fallbackFailed(let channel, let reason, let isFinal):
+            if let index = next.fallbacks.firstIndex(where: { $0.channel == channel }) {
+                next.fallbacks[index].reason = reason
+                next.fallbacks[index].at = now
+                if isFinal { next.fallbacks[index].status = .failed }
+            }
+
+        case .personalDataExpired:
+            if next.personalDataErasedAt == nil {
+                next.booking.citizen = Citizen(name: "", email: nil, phone: nil, locale: session.booking.citizen.locale)
+                next.personalDataErasedAt = now
             }
         }
 
@@ -204,7 +239,12 @@ public struct SessionStateMachine: Sendable {
             .scheduleDeadline(.lateCheck, at: policy.lateCheck(for: booking)),
             .scheduleDeadline(.slotEnd, at: booking.endsAt),
             .scheduleDeadline(.safetyCap, at: policy.safetyCapReached(for: booking)),
+            purgeDeadline(for: booking),
         ]
+    }
+
+    private func purgeDeadline(for booking: Booking) -> SessionAction {
+        .scheduleDeadline(.personalDataPurge, at: policy.personalDataExpires(for: booking))
     }
 
     private func refusal(_ code: SessionTransitionRefusal.Code, _ session: Session) -> SessionTransitionRefusal {

@@ -36,6 +36,7 @@ public func buildGatewayRouter(_ dependencies: GatewayHTTPDependencies) -> Route
     router.add(middleware: ProblemMiddleware())
     OperationsRoutes(dependencies: dependencies).add(to: router)
     SchedulerRoutes(dependencies: dependencies).add(to: router.group("v1/sessions"))
+    LobbyRoutes(dependencies: dependencies).add(to: router.group("v1/lobby"))
     return router
 }
 

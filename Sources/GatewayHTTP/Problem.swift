@@ -21,10 +21,13 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     public let headers: HTTPFields
     /// Extra top-level members (e.g. `attemptsLeft`).
     public let extensions: [String: Int]
+    /// Extra top-level text members (e.g. `opensAt`).
+    public let textExtensions: [String: String]
 
     public init(
         _ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil,
-        errors: [FieldError]? = nil, headers: HTTPFields = [:], extensions: [String: Int] = [:]
+        errors: [FieldError]? = nil, headers: HTTPFields = [:], extensions: [String: Int] = [:],
+        textExtensions: [String: String] = [:]
     ) {
         self.status = status
         self.code = code
@@ -33,6 +36,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         self.errors = errors
         self.headers = headers
         self.extensions = extensions
+        self.textExtensions = textExtensions
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -40,6 +44,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             type: "/problems/\(code)", title: title, status: Int(status.code), detail: detail, code: code,
             errors: errors)
         body.extensions = extensions
+        body.textExtensions = textExtensions
         var headers = self.headers
         headers[.contentType] = "application/problem+json"
         return Response(
@@ -60,6 +65,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         let code: String
         let errors: [FieldError]?
         var extensions: [String: Int] = [:]
+        var textExtensions: [String: String] = [:]
 
         private struct Key: CodingKey {
             var stringValue: String
@@ -77,6 +83,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             try container.encode(code, forKey: Key(stringValue: "code"))
             try container.encodeIfPresent(errors, forKey: Key(stringValue: "errors"))
             for (name, value) in extensions { try container.encode(value, forKey: Key(stringValue: name)) }
+            for (name, value) in textExtensions { try container.encode(value, forKey: Key(stringValue: name)) }
         }
     }
 }

@@ -57,9 +57,10 @@ struct SessionResource: Encodable, Sendable {
     }
 
     struct FallbackBody: Encodable, Sendable {
-        let channel: String
-        let status: String
+        let channel: FallbackChannel
+        let status: FallbackStatus
         let at: String
+        let reason: String?
     }
 
     let bookingId: String
@@ -103,7 +104,9 @@ struct SessionResource: Encodable, Sendable {
         lobby = LobbyBody(
             enteredAt: session.lobby.enteredAt.map(RFC3339.string(from:)),
             admittedAt: session.lobby.admittedAt.map(RFC3339.string(from:)))
-        fallbacks = []
+        fallbacks = session.fallbacks.map {
+            FallbackBody(channel: $0.channel, status: $0.status, at: RFC3339.string(from: $0.at), reason: $0.reason)
+        }
         outcome = session.outcome
         generation = session.generation
         createdAt = RFC3339.string(from: session.createdAt)

@@ -53,15 +53,16 @@ public enum GatewayCommands {
     static func completeCredentials(_ configuration: inout GatewayConfiguration) async throws -> String? {
         let needsKeys =
             configuration.schedulerAPIKeys.isEmpty || configuration.attendantJWTSecret == nil
-            || (configuration.simulatorEnabled && configuration.simulatorAPIKey == nil)
+            || (configuration.simulatorEnabled && configuration.simulatorAPIKey == nil) || configuration.outboxKey == nil
         guard needsKeys else { return nil }
         guard let directory = configuration.dataDirectory else {
-            throw GatewayStartupError("SCHEDULER_API_KEYS and ATTENDANT_JWT_SECRET must be set for this database")
+            throw GatewayStartupError("SCHEDULER_API_KEYS, ATTENDANT_JWT_SECRET and OUTBOX_KEY must be set for this database")
         }
         let (generated, isNew) = try GeneratedCredentials.loadOrCreate(in: directory)
         if configuration.schedulerAPIKeys.isEmpty { configuration.schedulerAPIKeys = [generated.schedulerAPIKey] }
         if configuration.attendantJWTSecret == nil { configuration.attendantJWTSecret = generated.attendantJWTSecret }
         if configuration.simulatorAPIKey == nil { configuration.simulatorAPIKey = generated.simulatorAPIKey }
+        if configuration.outboxKey == nil { configuration.outboxKey = generated.outboxKey }
         guard isNew else { return nil }
         let token = try await AttendantTokenMinter.token(
             for: AttendantClaims(

@@ -22,6 +22,18 @@ public struct GatewayConfiguration: Sendable {
     public var dailyAPIKey: String?
     public var dailyAPIBaseURL: String
     public var logLevel: String
+    public var smtpURL: String?
+    public var smtpFrom: String?
+    public var smtpUsername: String?
+    public var smtpPassword: String?
+    public var smtpStartTLS: Bool
+    public var contactCenterWebhookURL: String?
+    public var schedulerCallbackURL: String?
+    public var webhookSigningSecret: String?
+    /// The help line shown in citizens' e-mails and pages.
+    public var helpPhone: String
+    /// Seals invitation codes in the outbox (base64, 32 bytes).
+    public var outboxKey: String?
     /// How long a claimed job stays with its worker before another may take it over.
     public var jobLease: Duration
 
@@ -34,9 +46,22 @@ public struct GatewayConfiguration: Sendable {
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         attendantJWTSecret = reader.string(forKey: "attendant.jwt.secret", isSecret: true)
         defaultProvider = reader.string(forKey: "default.provider", default: "simulator")
+        let channels = reader.string(forKey: "fallback.channels", default: "phone,email")
+            .split(separator: ",").compactMap { FallbackChannel(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
         policy = SessionPolicy(
             joinWindowOpensBefore: .seconds(reader.int(forKey: "join.window.opens.before.seconds", default: 1800)),
-            lateGrace: .seconds(reader.int(forKey: "late.grace.seconds", default: 300)))
+            lateGrace: .seconds(reader.int(forKey: "late.grace.seconds", default: 300)),
+            fallback: FallbackPolicy(enabledChannels: Set(channels)))
+        smtpURL = reader.string(forKey: "smtp.url")
+        smtpFrom = reader.string(forKey: "smtp.from")
+        smtpUsername = reader.string(forKey: "smtp.username")
+        smtpPassword = reader.string(forKey: "smtp.password", isSecret: true)
+        smtpStartTLS = reader.bool(forKey: "smtp.starttls", default: false)
+        contactCenterWebhookURL = reader.string(forKey: "contact.center.webhook.url")
+        schedulerCallbackURL = reader.string(forKey: "scheduler.callback.url")
+        webhookSigningSecret = reader.string(forKey: "webhook.signing.secret", isSecret: true)
+        helpPhone = reader.string(forKey: "help.phone", default: "300 502 502")
+        outboxKey = reader.string(forKey: "outbox.key", isSecret: true)
         simulatorEnabled = reader.bool(forKey: "simulator.enabled", default: true)
         simulatorPort = reader.int(forKey: "simulator.port", default: 0)
         simulatorAPIKey = reader.string(forKey: "simulator.api.key", isSecret: true)
@@ -73,6 +98,16 @@ public struct GatewayConfiguration: Sendable {
         var errors: [String] = []
         if let secret = attendantJWTSecret, secret.utf8.count < 32 {
             errors.append("ATTENDANT_JWT_SECRET must be at least 32 bytes long")
+        }
+        if let outboxKey, PayloadSealer(base64Key: outboxKey) == nil {
+            errors.append("OUTBOX_KEY must be the base64 of 32 bytes")
+        }
+        if smtpURL != nil && smtpFrom == nil { errors.append("SMTP_FROM must be set with SMTP_URL") }
+        if (contactCenterWebhookURL != nil || schedulerCallbackURL != nil) && webhookSigningSecret == nil {
+            errors.append("WEBHOOK_SIGNING_SECRET must be set with CONTACT_CENTER_WEBHOOK_URL or SCHEDULER_CALLBACK_URL")
+        }
+        for (name, value) in [("SMTP_URL", smtpURL), ("CONTACT_CENTER_WEBHOOK_URL", contactCenterWebhookURL), ("SCHEDULER_CALLBACK_URL", schedulerCallbackURL)] {
+            if let value, URL(string: value)?.scheme == nil { errors.append("\(name) must be an absolute URL") }
         }
         if !(1...65535).contains(httpPort) { errors.append("HTTP_PORT must be between 1 and 65535") }
         if URL(string: resolvedPublicBaseURL)?.scheme == nil { errors.append("PUBLIC_BASE_URL must be an absolute URL") }

@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import MeetingProviders
 import Metrics
+import Notifications
 import Prometheus
 import ProviderSimulator
 import ServiceLifecycle
@@ -82,14 +83,15 @@ public final class GatewayRuntime: Sendable {
         }
 
         let doorbell = Doorbell()
+        let sealer = configuration.outboxKey.flatMap(PayloadSealer.init(base64Key:)) ?? PayloadSealer()
         let sessions = SessionService(
             store: store, clock: clock, machine: SessionStateMachine(policy: configuration.policy),
-            providers: ProviderRegistry(providers), onJobsEnqueued: { doorbell.ring() })
+            providers: ProviderRegistry(providers), sealer: sealer, onJobsEnqueued: { doorbell.ring() })
         var workerLogger = logger
         workerLogger[metadataKey: "component"] = "job-worker"
         let worker = JobWorker(
-            sessions: sessions, doorbell: doorbell, configuration: .init(lease: configuration.jobLease),
-            logger: workerLogger)
+            sessions: sessions, notifier: makeNotifier(configuration, transport: transport, clock: clock, logger: logger),
+            doorbell: doorbell, configuration: .init(lease: configuration.jobLease), logger: workerLogger)
 
         let router = buildGatewayRouter(
             GatewayHTTPDependencies(
@@ -107,6 +109,30 @@ public final class GatewayRuntime: Sendable {
         return GatewayRuntime(
             configuration: configuration, store: store, sessions: sessions, worker: worker, simulator: simulator,
             simulatorPort: simulatorPort, services: services, logger: logger)
+    }
+
+    /// The notification channels the configuration names; the others report `not_configured`.
+    static func makeNotifier(
+        _ configuration: GatewayConfiguration, transport: any HTTPTransport, clock: any GatewayClock, logger: Logger
+    ) -> GatewayNotifier {
+        var channels = GatewayNotifier.Channels()
+        if let url = configuration.smtpURL, let from = configuration.smtpFrom {
+            channels.mail = CurlSMTPMailer(
+                configuration: SMTPConfiguration(
+                    url: url, username: configuration.smtpUsername, password: configuration.smtpPassword,
+                    requiresStartTLS: configuration.smtpStartTLS))
+            channels.mailFrom = MailAddress(address: from, name: "Segurança Social")
+        } else {
+            logger.warning("SMTP_URL is not set: invitations and e-mail fallbacks will be recorded as not sent")
+        }
+        if let secret = configuration.webhookSigningSecret {
+            channels.webhooks = SignedWebhookSender(transport: transport, secret: secret, clock: clock)
+        }
+        channels.contactCenterURL = configuration.contactCenterWebhookURL.flatMap(URL.init(string:))
+        channels.schedulerCallbackURL = configuration.schedulerCallbackURL.flatMap(URL.init(string:))
+        return GatewayNotifier(
+            channels: channels, publicBaseURL: configuration.resolvedPublicBaseURL, helpPhone: configuration.helpPhone,
+            clock: clock, logger: logger)
     }
 
     /// Runs every service until SIGTERM or SIGINT (or cancellation), then shuts down gracefully.

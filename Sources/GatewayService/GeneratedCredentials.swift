@@ -9,6 +9,7 @@ public struct GeneratedCredentials: Sendable, Equatable {
     public var schedulerAPIKey: String
     public var attendantJWTSecret: String
     public var simulatorAPIKey: String
+    public var outboxKey: String
 
     /// Loads the file, or creates it; `isNew` tells whether it was created now.
     public static func loadOrCreate(in directory: String) throws -> (GeneratedCredentials, isNew: Bool) {
@@ -20,21 +21,26 @@ public struct GeneratedCredentials: Sendable, Equatable {
                 if parts.count == 2 { values[parts[0]] = parts[1] }
             }
             if let scheduler = values["SCHEDULER_API_KEYS"], let secret = values["ATTENDANT_JWT_SECRET"],
-                let simulator = values["SIMULATOR_API_KEY"]
+                let simulator = values["SIMULATOR_API_KEY"], let outbox = values["OUTBOX_KEY"]
             {
-                return (GeneratedCredentials(schedulerAPIKey: scheduler, attendantJWTSecret: secret, simulatorAPIKey: simulator), false)
+                return (
+                    GeneratedCredentials(
+                        schedulerAPIKey: scheduler, attendantJWTSecret: secret, simulatorAPIKey: simulator,
+                        outboxKey: outbox), false
+                )
             }
         }
         let credentials = GeneratedCredentials(
             schedulerAPIKey: "sk_" + SecureToken.make(byteCount: 24),
             attendantJWTSecret: SecureToken.make(byteCount: 32),
-            simulatorAPIKey: SecureToken.make(byteCount: 16))
+            simulatorAPIKey: SecureToken.make(byteCount: 16), outboxKey: PayloadSealer.makeKey())
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let text = """
             # Generated on first start of the gateway. Keep secret. Delete this file to generate new keys.
             SCHEDULER_API_KEYS=\(credentials.schedulerAPIKey)
             ATTENDANT_JWT_SECRET=\(credentials.attendantJWTSecret)
             SIMULATOR_API_KEY=\(credentials.simulatorAPIKey)
+            OUTBOX_KEY=\(credentials.outboxKey)
 
             """
         FileManager.default.createFile(

@@ -77,6 +77,7 @@ public final class InMemoryStore: GatewayStore {
             }
             if let jobID = change.completesJob {
                 state.jobs[jobID]?.state = .done
+                state.jobs[jobID]?.payload = nil
                 state.leases[jobID] = nil
             }
             return stored
@@ -116,6 +117,7 @@ public final class InMemoryStore: GatewayStore {
             switch resolution {
             case .done:
                 stored.state = .done
+                stored.payload = nil
             case .retry(let at, let error):
                 stored.state = .pending
                 stored.dueAt = at
@@ -123,6 +125,7 @@ public final class InMemoryStore: GatewayStore {
             case .dead(let error):
                 stored.state = .dead
                 stored.lastError = error
+                stored.payload = nil
             }
             state.jobs[job.id] = stored
             state.leases[job.id] = nil
@@ -162,6 +165,7 @@ public final class InMemoryStore: GatewayStore {
             rearmed.dueAt = request.dueAt
             rearmed.attempts = 0
             rearmed.lastError = nil
+            rearmed.payload = request.payload
             state.jobs[id] = rearmed
             return
         }
@@ -169,6 +173,6 @@ public final class InMemoryStore: GatewayStore {
         state.nextJobID += 1
         state.jobs[id] = Job(
             id: id, bookingID: request.bookingID, kind: request.kind, generation: request.generation,
-            dueAt: request.dueAt, state: .pending, attempts: 0, lastError: nil)
+            dueAt: request.dueAt, state: .pending, attempts: 0, lastError: nil, payload: request.payload)
     }
 }

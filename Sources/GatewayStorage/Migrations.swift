@@ -51,7 +51,14 @@ enum Migrations {
                 """,
                 "CREATE INDEX audit_by_booking ON audit_events (booking_id, id)",
             ]
-        )
+        ),
+        Migration(
+            version: 2,
+            statements: [
+                // Sealed data a job needs until it is done (an invitation's validation code).
+                "ALTER TABLE jobs ADD COLUMN payload TEXT"
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.map(\.version).max() ?? 0 }

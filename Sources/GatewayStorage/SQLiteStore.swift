@@ -141,20 +141,22 @@ public final class SQLiteStore: GatewayStore {
             for job in change.jobs {
                 _ = try await connection.query(
                     """
-                    INSERT INTO jobs (booking_id, kind, generation, due_at, state, attempts)
-                    VALUES (?, ?, ?, ?, 'pending', 0)
+                    INSERT INTO jobs (booking_id, kind, generation, due_at, state, attempts, payload)
+                    VALUES (?, ?, ?, ?, 'pending', 0, ?)
                     ON CONFLICT (booking_id, kind, generation) DO UPDATE
-                    SET state = 'pending', due_at = excluded.due_at, attempts = 0, last_error = NULL, locked_until = NULL
+                    SET state = 'pending', due_at = excluded.due_at, attempts = 0, last_error = NULL, locked_until = NULL,
+                        payload = excluded.payload
                     WHERE jobs.state IN ('done', 'dead')
                     """,
                     [
                         .text(job.bookingID.rawValue), .text(job.kind.description), .integer(job.generation),
-                        .integer(Int(job.dueAt.millisecondsSince1970)),
+                        .integer(Int(job.dueAt.millisecondsSince1970)), job.payload.map { .text($0) } ?? .null,
                     ])
             }
             if let jobID = change.completesJob {
                 _ = try await connection.query(
-                    "UPDATE jobs SET state = 'done', locked_until = NULL WHERE id = ?", [.integer(Int(jobID))])
+                    "UPDATE jobs SET state = 'done', locked_until = NULL, payload = NULL WHERE id = ?",
+                    [.integer(Int(jobID))])
             }
             return StoredSession(session: session, version: version)
         }
@@ -193,7 +195,7 @@ public final class SQLiteStore: GatewayStore {
                 let updated = try await connection.query(
                     """
                     UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = ? WHERE id = ?
-                    RETURNING id, booking_id, kind, generation, due_at, state, attempts, last_error
+                    RETURNING id, booking_id, kind, generation, due_at, state, attempts, last_error, payload
                     """,
                     [.integer(Int(leaseUntil.millisecondsSince1970)), .integer(id)])
                 claimed += try updated.map(Self.decodeJob)
@@ -207,7 +209,7 @@ public final class SQLiteStore: GatewayStore {
         switch resolution {
         case .done:
             (sql, binds) = (
-                "UPDATE jobs SET state = 'done', locked_until = NULL WHERE id = ? AND state = 'running'",
+                "UPDATE jobs SET state = 'done', locked_until = NULL, payload = NULL WHERE id = ? AND state = 'running'",
                 [.integer(Int(job.id))]
             )
         case .retry(let at, let error):
@@ -217,7 +219,7 @@ public final class SQLiteStore: GatewayStore {
             )
         case .dead(let error):
             (sql, binds) = (
-                "UPDATE jobs SET state = 'dead', last_error = ?, locked_until = NULL WHERE id = ? AND state = 'running'",
+                "UPDATE jobs SET state = 'dead', last_error = ?, locked_until = NULL, payload = NULL WHERE id = ? AND state = 'running'",
                 [.text(error), .integer(Int(job.id))]
             )
         }
@@ -226,7 +228,7 @@ public final class SQLiteStore: GatewayStore {
 
     public func jobs(for bookingID: BookingID) async throws -> [Job] {
         try await query(
-            "SELECT id, booking_id, kind, generation, due_at, state, attempts, last_error FROM jobs WHERE booking_id = ? ORDER BY id",
+            "SELECT id, booking_id, kind, generation, due_at, state, attempts, last_error, payload FROM jobs WHERE booking_id = ? ORDER BY id",
             [.text(bookingID.rawValue)]
         ).map(Self.decodeJob)
     }
@@ -322,7 +324,7 @@ public final class SQLiteStore: GatewayStore {
         return Job(
             id: Int64(id), bookingID: booking, kind: kind, generation: generation,
             dueAt: Date(millisecondsSince1970: Int64(dueAt)), state: state, attempts: attempts,
-            lastError: row.column("last_error")?.string)
+            lastError: row.column("last_error")?.string, payload: row.column("payload")?.string)
     }
 }
 

@@ -8,6 +8,7 @@ import MeetingProviders
 /// completes the job in the same transaction as the session change it causes.
 struct JobHandler: Sendable {
     let sessions: SessionService
+    let notifier: any Notifier
     let logger: Logger
 
     func run(_ job: Job) async throws {
@@ -15,7 +16,7 @@ struct JobHandler: Sendable {
             return try await finish(job)
         }
         let session = stored.session
-        guard job.generation == session.generation || job.kind == .deleteRoom || job.kind == .endRoom else {
+        guard job.generation == session.generation || job.kind.outlivesGeneration else {
             logger.debug("job belongs to an earlier generation; nothing to do")
             return try await finish(job)
         }
@@ -30,7 +31,27 @@ struct JobHandler: Sendable {
             try await remove(session, job, event: .roomDeleted)
         case .endRoom:
             try await remove(session, job, event: .roomEnded)
+        case .fallback(let channel):
+            try await sendFallback(channel, session, job)
+        case .citizenNotice(let notice):
+            let code = try job.payload.map { try sessions.sealer.open($0) }
+            try await notifier.sendNotice(notice, for: session, validationCode: code)
+            try await finish(job)
+        case .schedulerCallback(let event):
+            try await notifier.notifyScheduler(event, about: session)
+            try await finish(job)
         }
+    }
+
+    private func sendFallback(_ channel: FallbackChannel, _ session: Session, _ job: Job) async throws {
+        guard session.state == .late else {
+            try await sessions.handle(
+                .fallbackFailed(channel, reason: "not_needed: the session is \(session.state.rawValue)", isFinal: true),
+                for: job.bookingID, by: .system, completingJob: job.id)
+            return
+        }
+        try await notifier.sendFallback(channel, for: session)
+        try await sessions.handle(.fallbackSent(channel), for: job.bookingID, by: .system, completingJob: job.id)
     }
 
     private func provision(_ session: Session, _ job: Job) async throws {

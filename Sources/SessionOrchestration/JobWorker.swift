@@ -29,15 +29,18 @@ public final class JobWorker: Service, Sendable {
     }
 
     private let sessions: SessionService
+    private let notifier: any Notifier
     private let configuration: Configuration
     private let logger: Logger
     private let doorbell: Doorbell
 
     /// `doorbell` is rung by whoever enqueues work (see `SessionService`).
     public init(
-        sessions: SessionService, doorbell: Doorbell, configuration: Configuration = Configuration(), logger: Logger
+        sessions: SessionService, notifier: any Notifier = UnconfiguredNotifier(), doorbell: Doorbell,
+        configuration: Configuration = Configuration(), logger: Logger
     ) {
         self.sessions = sessions
+        self.notifier = notifier
         self.doorbell = doorbell
         self.configuration = configuration
         self.logger = logger
@@ -94,16 +97,16 @@ public final class JobWorker: Service, Sendable {
         logger[metadataKey: "job.attempt"] = "\(job.attempts)"
         let outcome: String
         do {
-            try await JobHandler(sessions: sessions, logger: logger).run(job)
+            try await JobHandler(sessions: sessions, notifier: notifier, logger: logger).run(job)
             outcome = "done"
             logger.debug("job done")
         } catch {
-            let providerError = error as? ProviderError
-            let message = providerError.map { "\($0.code): \($0.message)" } ?? String(describing: type(of: error))
+            let failure = error as? any DeliveryFailure
+            let message = failure.map { "\($0.code): \($0.message)" } ?? String(describing: type(of: error))
             var notBefore: Date?
-            if case .rateLimited(let retryAfter?) = providerError { notBefore = sessions.clock.now + retryAfter }
+            if case .rateLimited(let retryAfter?) = error as? ProviderError { notBefore = sessions.clock.now + retryAfter }
             let resolution: JobResolution =
-                providerError?.isRetryable == false
+                failure?.isRetryable == false
                 ? .dead(error: message)
                 : configuration.retry.resolution(
                     afterFailedAttempt: job.attempts, error: message, at: sessions.clock.now, notBefore: notBefore)
@@ -111,10 +114,11 @@ public final class JobWorker: Service, Sendable {
             case .retry(let at, _):
                 outcome = "retry"
                 logger.warning("job failed, will retry", metadata: ["error": "\(message)", "retry.at": "\(at)"])
+                await recordFailure(job, failure: failure, isFinal: false)
             case .dead, .done:
                 outcome = "dead"
                 logger.error("job failed for good", metadata: ["error": "\(message)"])
-                await giveUp(job, error: providerError)
+                await recordFailure(job, failure: failure, isFinal: true)
             }
             do {
                 try await sessions.store.resolve(job, as: resolution, at: sessions.clock.now)
@@ -125,12 +129,19 @@ public final class JobWorker: Service, Sendable {
         Counter(label: "gateway_jobs_total", dimensions: [("kind", "\(job.kind)"), ("outcome", outcome)]).increment()
     }
 
-    /// A room job that will never succeed leaves its trace on the session.
-    private func giveUp(_ job: Job, error: ProviderError?) async {
-        guard job.kind == .provisionRoom else { return }
-        let code = error?.code ?? "provisioning_failed"
-        let message = error?.message ?? "the room could not be provisioned"
-        _ = try? await sessions.handle(
-            .roomProvisioningFailed(code: code, message: message), for: job.bookingID, by: .system)
+    /// A failed room or fallback job leaves its trace on the session, so that no failure is silent.
+    private func recordFailure(_ job: Job, failure: (any DeliveryFailure)?, isFinal: Bool) async {
+        let code = failure?.code ?? "internal_error"
+        switch job.kind {
+        case .provisionRoom where isFinal:
+            let message = failure?.message ?? "the room could not be provisioned"
+            _ = try? await sessions.handle(
+                .roomProvisioningFailed(code: code, message: message), for: job.bookingID, by: .system)
+        case .fallback(let channel):
+            _ = try? await sessions.handle(
+                .fallbackFailed(channel, reason: code, isFinal: isFinal), for: job.bookingID, by: .system)
+        default:
+            break
+        }
     }
 }

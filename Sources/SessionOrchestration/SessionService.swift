@@ -31,16 +31,19 @@ public struct SessionService: Sendable {
     public let clock: any GatewayClock
     public let machine: SessionStateMachine
     public let providers: ProviderRegistry
+    /// Seals the validation code into the invitation job until the e-mail is sent.
+    public let sealer: PayloadSealer
     private let onJobsEnqueued: @Sendable () -> Void
 
     public init(
         store: any GatewayStore, clock: any GatewayClock, machine: SessionStateMachine, providers: ProviderRegistry,
-        onJobsEnqueued: @escaping @Sendable () -> Void = {}
+        sealer: PayloadSealer = PayloadSealer(), onJobsEnqueued: @escaping @Sendable () -> Void = {}
     ) {
         self.store = store
         self.clock = clock
         self.machine = machine
         self.providers = providers
+        self.sealer = sealer
         self.onJobsEnqueued = onJobsEnqueued
     }
 
@@ -71,7 +74,8 @@ public struct SessionService: Sendable {
                 bookingID: bookingID, at: now, actor: .scheduler, event: "created", fromState: nil,
                 toState: transition.session.state)
             do {
-                let stored = try await store.apply(change(for: transition, expectedVersion: nil, audit: audit))
+                let stored = try await store.apply(
+                    try change(for: transition, expectedVersion: nil, audit: audit, validationCode: code))
                 onJobsEnqueued()
                 return .created(stored.session, validationCode: code)
             } catch StoreError.alreadyExists {
@@ -153,7 +157,7 @@ public struct SessionService: Sendable {
         let audit = AuditRecord(
             bookingID: stored.session.bookingID, at: now, actor: actor, event: event.name,
             fromState: transition.previousState, toState: transition.session.state)
-        let change = change(
+        let change = try change(
             for: transition, expectedVersion: stored.version, audit: transition.isNoOp ? nil : audit,
             completingJob: jobID)
         let saved = try await store.apply(change)
@@ -162,15 +166,17 @@ public struct SessionService: Sendable {
     }
 
     private func change(
-        for transition: SessionTransition, expectedVersion: Int?, audit: AuditRecord?, completingJob: Int64? = nil
-    ) -> SessionChange {
+        for transition: SessionTransition, expectedVersion: Int?, audit: AuditRecord?, completingJob: Int64? = nil,
+        validationCode: String? = nil
+    ) throws -> SessionChange {
         let session = transition.session
         var change = SessionChange(
             session: session, expectedVersion: expectedVersion, audit: audit.map { [$0] } ?? [],
             completesJob: completingJob)
         let now = clock.now
-        func job(_ kind: JobKind, at date: Date) -> JobRequest {
-            JobRequest(bookingID: session.bookingID, kind: kind, generation: session.generation, dueAt: date)
+        func job(_ kind: JobKind, at date: Date, payload: String? = nil) -> JobRequest {
+            JobRequest(
+                bookingID: session.bookingID, kind: kind, generation: session.generation, dueAt: date, payload: payload)
         }
         for action in transition.actions {
             switch action {
@@ -180,6 +186,11 @@ public struct SessionService: Sendable {
             case .deleteRoom: change.jobs.append(job(.deleteRoom, at: now))
             case .scheduleDeadline(let deadline, let date): change.jobs.append(job(.deadline(deadline), at: date))
             case .cancelDeadlines: change.cancelsPendingDeadlines = true
+            case .sendFallback(let channel): change.jobs.append(job(.fallback(channel), at: now))
+            case .notifyScheduler(let event): change.jobs.append(job(.schedulerCallback(event), at: now))
+            case .notifyCitizen(let notice):
+                let sealedCode = try validationCode.map { try sealer.seal($0) }
+                change.jobs.append(job(.citizenNotice(notice), at: now, payload: notice == .invitation ? sealedCode : nil))
             }
         }
         return change

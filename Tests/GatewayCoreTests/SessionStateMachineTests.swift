@@ -11,6 +11,7 @@ enum Slot {
     static let inWindow = start - .seconds(600)
     static let afterGrace = start + .seconds(400)
     static let afterEnd = end + .seconds(60)
+    static let purge = SessionAction.scheduleDeadline(.personalDataPurge, at: end + .seconds(30 * 24 * 3600))
 
     static func booking(start: Date = start, end: Date = end, provider: String = "simulator") -> Booking {
         Booking(
@@ -46,40 +47,44 @@ struct SessionStateMachineTests {
     static let allowed: [Allowed] = [
         .init(from: .scheduled, event: .joinWindowOpened, at: Slot.inWindow, to: .open, actions: []),
         .init(from: .scheduled, event: .citizenEntered, at: Slot.inWindow, to: .waiting, actions: []),
-        .init(from: .scheduled, event: .lateCheckDue, at: Slot.afterGrace, to: .late, actions: []),
-        .init(from: .scheduled, event: .slotEnded, at: Slot.afterEnd, to: .noShow, actions: [.deleteRoom]),
+        .init(
+            from: .scheduled, event: .lateCheckDue, at: Slot.afterGrace, to: .late,
+            actions: [.notifyScheduler(.late), .sendFallback(.email)]),
+        .init(from: .scheduled, event: .slotEnded, at: Slot.afterEnd, to: .noShow, actions: [.deleteRoom, .notifyScheduler(.noShow)]),
         .init(
             from: .scheduled, event: .cancelled(by: .scheduler), at: Slot.beforeWindow, to: .cancelled,
-            actions: [.cancelDeadlines, .deleteRoom]),
+            actions: [.cancelDeadlines, Slot.purge, .deleteRoom, .notifyCitizen(.cancelled)]),
         .init(from: .open, event: .citizenEntered, at: Slot.inWindow, to: .waiting, actions: []),
-        .init(from: .open, event: .lateCheckDue, at: Slot.afterGrace, to: .late, actions: []),
-        .init(from: .open, event: .slotEnded, at: Slot.afterEnd, to: .noShow, actions: [.deleteRoom]),
+        .init(
+            from: .open, event: .lateCheckDue, at: Slot.afterGrace, to: .late,
+            actions: [.notifyScheduler(.late), .sendFallback(.email)]),
+        .init(from: .open, event: .slotEnded, at: Slot.afterEnd, to: .noShow, actions: [.deleteRoom, .notifyScheduler(.noShow)]),
         .init(
             from: .open, event: .cancelled(by: .citizen), at: Slot.inWindow, to: .cancelled,
-            actions: [.cancelDeadlines, .deleteRoom]),
+            actions: [.cancelDeadlines, Slot.purge, .deleteRoom, .notifyScheduler(.cancelledByCitizen)]),
         .init(from: .late, event: .citizenEntered, at: Slot.afterGrace, to: .waiting, actions: []),
-        .init(from: .late, event: .slotEnded, at: Slot.afterEnd, to: .noShow, actions: [.deleteRoom]),
+        .init(from: .late, event: .slotEnded, at: Slot.afterEnd, to: .noShow, actions: [.deleteRoom, .notifyScheduler(.noShow)]),
         .init(
             from: .late, event: .cancelled(by: .scheduler), at: Slot.afterGrace, to: .cancelled,
-            actions: [.cancelDeadlines, .deleteRoom]),
+            actions: [.cancelDeadlines, Slot.purge, .deleteRoom, .notifyCitizen(.cancelled)]),
         .init(from: .waiting, event: .admitted(attendantID: "a-17"), at: Slot.start, to: .inProgress, actions: []),
         .init(from: .waiting, event: .citizenLeft, at: Slot.inWindow, to: .open, actions: []),
         .init(from: .waiting, event: .citizenLeft, at: Slot.afterGrace, to: .late, actions: []),
         .init(
             from: .waiting, event: .safetyCapReached, at: Slot.end + .seconds(4 * 3600), to: .completed,
-            actions: [.endRoom]),
+            actions: [.endRoom, .notifyScheduler(.completed)]),
         .init(
             from: .waiting, event: .cancelled(by: .scheduler), at: Slot.start, to: .cancelled,
-            actions: [.cancelDeadlines, .deleteRoom]),
+            actions: [.cancelDeadlines, Slot.purge, .deleteRoom, .notifyCitizen(.cancelled)]),
         .init(
             from: .inProgress, event: .ended(.resolved, by: .attendant(id: "a-17")), at: Slot.end, to: .completed,
-            actions: [.cancelDeadlines, .endRoom]),
+            actions: [.cancelDeadlines, Slot.purge, .endRoom, .notifyScheduler(.completed)]),
         .init(
             from: .inProgress, event: .safetyCapReached, at: Slot.end + .seconds(4 * 3600), to: .completed,
-            actions: [.endRoom]),
+            actions: [.endRoom, .notifyScheduler(.completed)]),
         .init(
             from: .failed, event: .cancelled(by: .scheduler), at: Slot.beforeWindow, to: .cancelled,
-            actions: [.cancelDeadlines, .deleteRoom]),
+            actions: [.cancelDeadlines, Slot.purge, .deleteRoom]),
     ]
 
     @Test("An allowed transition reaches its state and asks for its actions", arguments: allowed)
@@ -194,6 +199,8 @@ struct SessionStateMachineTests {
                 .scheduleDeadline(.lateCheck, at: Slot.start + .seconds(300)),
                 .scheduleDeadline(.slotEnd, at: Slot.end),
                 .scheduleDeadline(.safetyCap, at: Slot.end + .seconds(4 * 3600)),
+                Slot.purge,
+                .notifyCitizen(.invitation),
             ])
     }
 
@@ -208,6 +215,7 @@ struct SessionStateMachineTests {
         #expect(transition.actions.first == .cancelDeadlines)
         #expect(transition.actions.contains(.updateRoom))
         #expect(transition.actions.contains(.scheduleDeadline(.lateCheck, at: later.startsAt + .seconds(300))))
+        #expect(transition.actions.last == .notifyCitizen(.rescheduled))
     }
 
     @Test("A reschedule before the room exists provisions it instead of updating it")
@@ -253,7 +261,7 @@ struct SessionStateMachineTests {
             at: Slot.beforeWindow)
         #expect(transition.session.state == .failed)
         #expect(transition.session.room.errorCode == "recording_policy")
-        #expect(transition.actions == [.cancelDeadlines])
+        #expect(transition.actions == [.cancelDeadlines, Slot.purge, .notifyScheduler(.roomFailed)])
     }
 
     @Test("Re-entering the lobby keeps the first entry time")
@@ -269,5 +277,57 @@ struct SessionStateMachineTests {
         let transition = try machine.apply(.admitted(attendantID: "a-17"), to: Slot.session(.waiting), at: Slot.start)
         #expect(transition.session.lobby.admittedAt == Slot.start)
         #expect(transition.session.updatedAt == Slot.start)
+    }
+
+    @Test("The late check fires one fallback per enabled channel with contact data, once", arguments: [
+        (Set(FallbackChannel.allCases), "+351912345678" as String?, [FallbackChannel.email, .phone]),
+        (Set(FallbackChannel.allCases), nil, [.email]),
+        (Set([FallbackChannel.phone]), "+351912345678", [.phone]),
+        (Set<FallbackChannel>(), "+351912345678", []),
+    ])
+    func lateFallback(_ enabled: Set<FallbackChannel>, _ phone: String?, _ expected: [FallbackChannel]) throws {
+        let machine = SessionStateMachine(policy: SessionPolicy(fallback: FallbackPolicy(enabledChannels: enabled)))
+        var session = Slot.session(.open)
+        session.booking.citizen.phone = phone
+        let transition = try machine.apply(.lateCheckDue, to: session, at: Slot.afterGrace)
+        #expect(transition.session.state == .late)
+        #expect(transition.actions == [.notifyScheduler(.late)] + expected.map { .sendFallback($0) })
+        #expect(transition.session.fallbacks.map(\.channel) == expected)
+        #expect(transition.session.fallbacks.allSatisfy { $0.status == .queued && $0.at == Slot.afterGrace })
+        let again = try machine.apply(.lateCheckDue, to: transition.session, at: Slot.afterGrace)
+        #expect(again.isNoOp)
+    }
+
+    @Test("A citizen in the lobby at the late check gets no fallback")
+    func noFallbackForWaitingCitizen() throws {
+        let transition = try machine.apply(.lateCheckDue, to: Slot.session(.waiting), at: Slot.afterGrace)
+        #expect(transition.isNoOp)
+        #expect(transition.session.fallbacks.isEmpty)
+    }
+
+    @Test("Fallback results are recorded on the session")
+    func fallbackResults() throws {
+        let late = try machine.apply(.lateCheckDue, to: Slot.session(.open), at: Slot.afterGrace).session
+        let failedOnce = try machine.apply(
+            .fallbackFailed(.email, reason: "delivery_failed", isFinal: false), to: late, at: Slot.afterGrace + .seconds(5)
+        ).session
+        #expect(failedOnce.fallbacks.first?.status == .queued)
+        #expect(failedOnce.fallbacks.first?.reason == "delivery_failed")
+        let sent = try machine.apply(.fallbackSent(.email), to: failedOnce, at: Slot.afterGrace + .seconds(9)).session
+        #expect(sent.fallbacks.first?.status == .sent)
+        #expect(sent.fallbacks.first?.at == Slot.afterGrace + .seconds(9))
+        let dead = try machine.apply(
+            .fallbackFailed(.email, reason: "not_configured", isFinal: true), to: late, at: Slot.afterGrace).session
+        #expect(dead.fallbacks.first?.status == .failed)
+    }
+
+    @Test("Retention erases the citizen's personal data and keeps the record")
+    func personalDataErasure() throws {
+        let session = Slot.session(.completed)
+        let erased = try machine.apply(.personalDataExpired, to: session, at: Slot.end + .seconds(31 * 24 * 3600)).session
+        #expect(erased.booking.citizen.name.isEmpty)
+        #expect(erased.booking.citizen.email == nil && erased.booking.citizen.phone == nil)
+        #expect(erased.personalDataErasedAt != nil)
+        #expect(erased.state == .completed && erased.booking.service == session.booking.service)
     }
 }

@@ -21,9 +21,13 @@ struct SchedulerAPITests {
             #expect(created.json["citizen"] == nil)
             let jobsAfterCreate = try await gateway.store.jobs(for: BookingID("B-1")!)
             #expect(jobsAfterCreate.map(\.kind.description).sorted() == [
-                "deadline.join_window_opens", "deadline.late_check", "deadline.safety_cap", "deadline.slot_end",
-                "room.provision",
+                "deadline.join_window_opens", "deadline.late_check", "deadline.personal_data_purge",
+                "deadline.safety_cap", "deadline.slot_end", "notice.invitation", "room.provision",
             ])
+            // The invitation carries the code sealed, never in the clear.
+            let invitation = try #require(jobsAfterCreate.first { $0.kind == .citizenNotice(.invitation) })
+            #expect(try gateway.sessions.sealer.open(try #require(invitation.payload)) == code)
+            #expect(invitation.payload?.contains(code) == false)
 
             let again = try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking()))
             #expect(again.status == .ok)
@@ -71,7 +75,9 @@ struct SchedulerAPITests {
             let deletes = try await gateway.store.jobs(for: BookingID("B-1")!).filter { $0.kind == .deleteRoom }
             #expect(deletes.count == 1)
             let deadlines = try await gateway.store.jobs(for: BookingID("B-1")!).filter { $0.kind.isDeadline }
-            #expect(deadlines.isEmpty)
+            #expect(deadlines.map(\.kind) == [.deadline(.personalDataPurge)])
+            let notices = try await gateway.store.jobs(for: BookingID("B-1")!).filter { $0.kind == .citizenNotice(.cancelled) }
+            #expect(notices.count == 1)
             let trail = try await gateway.store.auditTrail(for: BookingID("B-1")!)
             #expect(trail.map(\.event) == ["created", "cancelled"])
             #expect(trail.last?.actor == .scheduler)

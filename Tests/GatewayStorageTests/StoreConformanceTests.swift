@@ -210,6 +210,19 @@ struct StoreConformanceTests {
         #expect(try await store.nextDueDate() == Fixture.now)
     }
 
+    @Test("A job's sealed payload is kept until the job is done, then erased", arguments: StoreKind.allCases)
+    func payloads(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let request = JobRequest(
+            bookingID: BookingID("B-1")!, kind: .citizenNotice(.invitation), generation: 1, dueAt: Fixture.now,
+            payload: "sealed")
+        try await store.apply(SessionChange(session: Fixture.session("B-1"), expectedVersion: nil, jobs: [request]))
+        let claimed = try await store.claimDueJobs(at: Fixture.now, limit: 1, leaseUntil: Fixture.now + .seconds(60))
+        #expect(claimed.first?.payload == "sealed")
+        try await store.resolve(try #require(claimed.first), as: .done, at: Fixture.now)
+        #expect(try await store.jobs(for: BookingID("B-1")!).first?.payload == nil)
+    }
+
     @Test("Migrations apply once and make the store ready", arguments: StoreKind.allCases)
     func migrations(_ kind: StoreKind) async throws {
         let store = try await kind.make()
@@ -226,7 +239,7 @@ struct SQLiteStoreTests {
             .appendingPathComponent("gateway-test-\(UUID().uuidString)/nested/gateway.sqlite").path
         let store = try await SQLiteStore.open(path: path, logger: Logger(label: "test"))
         #expect(await !store.isReady())
-        #expect(try await store.migrate() == [1])
+        #expect(try await store.migrate() == [1, 2])
         #expect(await store.isReady())
         let session = Fixture.session("B-1")
         try await store.apply(SessionChange(session: session, expectedVersion: nil))

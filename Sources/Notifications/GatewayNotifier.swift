@@ -1,0 +1,149 @@
+import Foundation
+import GatewayCore
+import Logging
+import SessionOrchestration
+
+/// The gateway's notification channels: citizen e-mail over SMTP, the contact centre's callback task
+/// and the scheduler's events, each used only when configured.
+public struct GatewayNotifier: Notifier {
+    public struct Channels: Sendable {
+        public var mail: (any MailTransport)?
+        public var mailFrom: MailAddress?
+        public var webhooks: SignedWebhookSender?
+        public var contactCenterURL: URL?
+        public var schedulerCallbackURL: URL?
+
+        public init(
+            mail: (any MailTransport)? = nil, mailFrom: MailAddress? = nil, webhooks: SignedWebhookSender? = nil,
+            contactCenterURL: URL? = nil, schedulerCallbackURL: URL? = nil
+        ) {
+            self.mail = mail
+            self.mailFrom = mailFrom
+            self.webhooks = webhooks
+            self.contactCenterURL = contactCenterURL
+            self.schedulerCallbackURL = schedulerCallbackURL
+        }
+    }
+
+    private let channels: Channels
+    private let publicBaseURL: String
+    private let helpPhone: String
+    private let clock: any GatewayClock
+    private let logger: Logger
+
+    public init(channels: Channels, publicBaseURL: String, helpPhone: String, clock: any GatewayClock, logger: Logger) {
+        self.channels = channels
+        self.publicBaseURL = publicBaseURL
+        self.helpPhone = helpPhone
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func sendNotice(_ notice: CitizenNotice, for session: Session, validationCode: String?) async throws {
+        if notice == .invitation && validationCode == nil {
+            throw NotificationError.permanent("the invitation's validation code is no longer available")
+        }
+        let context = context(for: session, validationCode: validationCode)
+        var attachments: [MailAttachment] = []
+        if notice != .cancelled {
+            attachments.append(
+                MailAttachment(
+                    filename: "atendimento.ics", contentType: "text/calendar; charset=utf-8; method=PUBLISH",
+                    data: MailTemplates.calendarEvent(context, stamp: clock.now)))
+        }
+        try await sendMail(.notice(notice), context, kind: "notice-\(notice.rawValue)", attachments: attachments)
+    }
+
+    public func sendFallback(_ channel: FallbackChannel, for session: Session) async throws {
+        switch channel {
+        case .email:
+            try await sendMail(.late, context(for: session, validationCode: nil), kind: "fallback-email", attachments: [])
+        case .phone:
+            guard let webhooks = channels.webhooks, let url = channels.contactCenterURL else {
+                throw NotificationError.notConfigured("CONTACT_CENTER_WEBHOOK_URL is not set")
+            }
+            guard let phone = session.booking.citizen.phone else {
+                throw NotificationError.missingContact("the citizen has no phone number")
+            }
+            let type = "callback.requested"
+            let event = WebhookEvent(
+                id: SignedWebhookSender.eventID(bookingID: session.bookingID, type: type, generation: session.generation),
+                type: type, occurredAt: Self.rfc3339(clock.now), bookingId: session.bookingID.rawValue,
+                data: CallbackTask(
+                    reason: "late", phone: phone, locale: session.booking.citizen.locale, service: session.booking.service,
+                    attendantId: session.booking.attendantID, startsAt: Self.rfc3339(session.booking.startsAt),
+                    endsAt: Self.rfc3339(session.booking.endsAt)))
+            try await webhooks.post(event, to: url)
+            logger.info("contact-centre callback requested", metadata: ["booking.id": "\(session.bookingID)"])
+        }
+    }
+
+    public func notifyScheduler(_ event: SchedulerEvent, about session: Session) async throws {
+        guard let webhooks = channels.webhooks, let url = channels.schedulerCallbackURL else {
+            logger.debug("no scheduler callback URL; event not sent", metadata: ["event": "\(event.rawValue)"])
+            return
+        }
+        let envelope = WebhookEvent(
+            id: SignedWebhookSender.eventID(bookingID: session.bookingID, type: event.rawValue, generation: session.generation),
+            type: event.rawValue, occurredAt: Self.rfc3339(session.updatedAt), bookingId: session.bookingID.rawValue,
+            data: SchedulerEventData(
+                state: session.state.rawValue, generation: session.generation,
+                startsAt: Self.rfc3339(session.booking.startsAt), endsAt: Self.rfc3339(session.booking.endsAt),
+                outcome: session.outcome?.rawValue, roomStatus: session.room.status.rawValue,
+                roomErrorCode: session.room.errorCode))
+        try await webhooks.post(envelope, to: url)
+    }
+
+    // MARK: Helpers
+
+    private func sendMail(
+        _ kind: MailTemplates.Kind, _ context: NoticeContext, kind name: String, attachments: [MailAttachment]
+    ) async throws {
+        guard let mail = channels.mail, let from = channels.mailFrom else {
+            throw NotificationError.notConfigured("SMTP_URL and SMTP_FROM are not set")
+        }
+        let citizen = context.session.booking.citizen
+        guard let address = citizen.email else { throw NotificationError.missingContact("the citizen has no e-mail") }
+        let rendered = MailTemplates.render(kind, context)
+        let message = MailMessage(
+            from: from, to: MailAddress(address: address, name: citizen.name), subject: rendered.subject,
+            messageID: "\(name).\(context.session.bookingID.rawValue).g\(context.session.generation)@\(from.domain)",
+            date: clock.now, text: rendered.text, html: rendered.html, attachments: attachments)
+        try await mail.send(message)
+        logger.info("e-mail sent", metadata: ["booking.id": "\(context.session.bookingID)", "mail.kind": "\(name)"])
+    }
+
+    private func context(for session: Session, validationCode: String?) -> NoticeContext {
+        NoticeContext(
+            session: session, joinURL: "\(publicBaseURL)/join/\(session.access.joinToken)",
+            cancelURL: "\(publicBaseURL)/cancel/\(session.access.cancelToken)", helpPhone: helpPhone,
+            validationCode: validationCode)
+    }
+
+    static func rfc3339(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
+
+/// The contact centre's task: call this citizen back.
+struct CallbackTask: Encodable, Sendable {
+    let reason: String
+    let phone: String
+    let locale: String
+    let service: String
+    let attendantId: String?
+    let startsAt: String
+    let endsAt: String
+}
+
+struct SchedulerEventData: Encodable, Sendable {
+    let state: String
+    let generation: Int
+    let startsAt: String
+    let endsAt: String
+    let outcome: String?
+    let roomStatus: String
+    let roomErrorCode: String?
+}

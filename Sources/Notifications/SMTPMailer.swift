@@ -1,0 +1,121 @@
+import CCurl
+import Dispatch
+import Foundation
+import SessionOrchestration
+
+/// Hands a message to a mail server.
+public protocol MailTransport: Sendable {
+    func send(_ message: MailMessage) async throws
+}
+
+/// How to reach the mail relay: `SMTP_URL` (`smtp://host:port`, or `smtps://` for implicit TLS),
+/// STARTTLS and AUTH when configured.
+public struct SMTPConfiguration: Sendable {
+    public var url: String
+    public var username: String?
+    public var password: String?
+    /// Require STARTTLS on `smtp://` (the relay must offer it).
+    public var requiresStartTLS: Bool
+    public var timeout: Duration
+
+    public init(
+        url: String, username: String? = nil, password: String? = nil, requiresStartTLS: Bool = false,
+        timeout: Duration = .seconds(30)
+    ) {
+        self.url = url
+        self.username = username
+        self.password = password
+        self.requiresStartTLS = requiresStartTLS
+        self.timeout = timeout
+    }
+}
+
+/// SMTP through libcurl's easy interface, on a small pool of threads (libcurl blocks).
+public final class CurlSMTPMailer: MailTransport {
+    private let configuration: SMTPConfiguration
+    private let queue = DispatchQueue(label: "smtp", attributes: .concurrent)
+    private let slots: DispatchSemaphore
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+
+    public init(configuration: SMTPConfiguration, maximumConcurrentSends: Int = 4) {
+        self.configuration = configuration
+        slots = DispatchSemaphore(value: maximumConcurrentSends)
+        _ = Self.globalInit
+    }
+
+    public func send(_ message: MailMessage) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            queue.async {
+                self.slots.wait()
+                defer { self.slots.signal() }
+                do {
+                    try self.sendBlocking(message)
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    private final class Reader {
+        let bytes: [UInt8]
+        var offset = 0
+
+        init(_ data: Data) { bytes = Array(data) }
+    }
+
+    private func sendBlocking(_ message: MailMessage) throws {
+        guard let handle = curl_easy_init() else { throw NotificationError.temporary("smtp: libcurl unavailable") }
+        defer { curl_easy_cleanup(handle) }
+        let reader = Reader(message.rendered())
+        var recipients: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "<\(message.to.address)>")
+        defer { curl_slist_free_all(recipients) }
+
+        let timeoutMilliseconds = Int(configuration.timeout.components.seconds * 1000)
+        var codes: [CURLcode] = [
+            ccurl_setopt_string(handle, CURLOPT_URL, configuration.url),
+            ccurl_setopt_string(handle, CURLOPT_MAIL_FROM, "<\(message.from.address)>"),
+            ccurl_setopt_slist(handle, CURLOPT_MAIL_RCPT, recipients),
+            ccurl_setopt_long(handle, CURLOPT_UPLOAD, 1),
+            ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1),
+            ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeoutMilliseconds),
+            ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, min(timeoutMilliseconds, 10_000)),
+            ccurl_setopt_read_callback(handle) { buffer, size, count, context in
+                guard let buffer, let context else { return 0 }
+                let reader = Unmanaged<Reader>.fromOpaque(context).takeUnretainedValue()
+                let length = min(size * count, reader.bytes.count - reader.offset)
+                guard length > 0 else { return 0 }
+                reader.bytes.withUnsafeBufferPointer { source in
+                    UnsafeMutableRawPointer(buffer).copyMemory(
+                        from: source.baseAddress! + reader.offset, byteCount: length)
+                }
+                reader.offset += length
+                return length
+            },
+            ccurl_setopt_pointer(handle, CURLOPT_READDATA, Unmanaged.passUnretained(reader).toOpaque()),
+        ]
+        if configuration.requiresStartTLS {
+            codes.append(ccurl_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)))
+        }
+        if let username = configuration.username {
+            codes.append(ccurl_setopt_string(handle, CURLOPT_USERNAME, username))
+            codes.append(ccurl_setopt_string(handle, CURLOPT_PASSWORD, configuration.password ?? ""))
+        }
+        guard codes.allSatisfy({ $0 == CURLE_OK }) else { throw NotificationError.permanent("smtp: invalid settings") }
+
+        let result = withExtendedLifetime(reader) { curl_easy_perform(handle) }
+        recipients = recipients ?? nil
+        guard result != CURLE_OK else { return }
+        let reply = ccurl_response_code(handle)
+        let reason = "smtp: \(String(cString: curl_easy_strerror(result)))" + (reply > 0 ? " (\(reply))" : "")
+        switch result {
+        case CURLE_LOGIN_DENIED, CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL:
+            throw NotificationError.permanent(reason)
+        default:
+            if (500..<600).contains(reply) { throw NotificationError.permanent(reason) }
+            throw NotificationError.temporary(reason)
+        }
+    }
+}
