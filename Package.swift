@@ -147,6 +147,7 @@ let package = Package(
                 "GatewayService",
                 "GatewayHTTP",
                 "SessionOrchestration",
+                "Notifications",
                 "GatewayStorage",
                 "GatewayCore",
                 "MeetingProviders",

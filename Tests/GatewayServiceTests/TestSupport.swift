@@ -49,7 +49,10 @@ struct TestGateway: Sendable {
     let worker: JobWorker
     let dependencies: GatewayHTTPDependencies
 
-    init(store: any GatewayStore, simulatorURL: URL?, now: Date = Date(timeIntervalSince1970: 1_900_000_000)) {
+    init(
+        store: any GatewayStore, simulatorURL: URL?, now: Date = Date(timeIntervalSince1970: 1_900_000_000),
+        notifier: (any Notifier)? = nil
+    ) {
         self.store = store
         clock = ManualClock(now)
         var providers: [String: any MeetingProvider] = [:]
@@ -61,7 +64,7 @@ struct TestGateway: Sendable {
         sessions = SessionService(
             store: store, clock: clock, machine: SessionStateMachine(), providers: ProviderRegistry(providers))
         worker = JobWorker(
-            sessions: sessions, doorbell: Doorbell(),
+            sessions: sessions, notifier: notifier ?? UnconfiguredNotifier(), doorbell: Doorbell(),
             configuration: .init(retry: RetryPolicy(maximumAttempts: 3, baseDelay: .seconds(1))),
             logger: Logger(label: "worker-test"))
         dependencies = (

@@ -94,3 +94,118 @@ def gateway(tmp_path):
     instance = Gateway(tmp_path)
     yield instance
     instance.stop()
+
+
+# ---- Peers: a real SMTP sink (aiosmtpd) and a webhook receiver, both on loopback. ----
+
+import email
+import email.policy
+import hashlib
+import hmac
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+
+WEBHOOK_SECRET = "webhook-signing-secret-for-tests"
+
+
+class SinkHandler:
+    """Keeps every delivered message; can stall the first RCPT to let a test kill the sender mid-send."""
+
+    def __init__(self):
+        self.messages = []
+        self.stall_first_rcpt = 0.0
+        self.rcpt_started = threading.Event()
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.rcpt_started.set()
+        if self.stall_first_rcpt:
+            import asyncio
+            delay, self.stall_first_rcpt = self.stall_first_rcpt, 0.0
+            await asyncio.sleep(delay)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append({"rcpt": list(envelope.rcpt_tos), "from": envelope.mail_from, "message": parsed})
+        return "250 Message accepted"
+
+    def with_id_prefix(self, prefix):
+        with self.lock:
+            return [m for m in self.messages if m["message"]["Message-ID"].strip("<>").startswith(prefix)]
+
+
+@pytest.fixture
+def smtp_sink():
+    handler = SinkHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.url = f"smtp://127.0.0.1:{port}"
+    yield handler
+    controller.stop()
+
+
+class Receiver:
+    def __init__(self):
+        self.events = []
+        self.rejected = 0
+        self.lock = threading.Lock()
+
+    def unique(self, path, booking=None):
+        with self.lock:
+            seen = {}
+            for event in self.events:
+                if event["path"] == path and (booking is None or event["body"]["bookingId"] == booking):
+                    seen[event["body"]["id"]] = event
+            return list(seen.values())
+
+
+@pytest.fixture
+def webhook_receiver():
+    receiver = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            signature = self.headers.get("Gateway-Signature", "")
+            fields = dict(part.split("=", 1) for part in signature.split(",") if "=" in part)
+            expected = hmac.new(WEBHOOK_SECRET.encode(), f"{fields.get('t', '')}.".encode() + body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, fields.get("v1", "")):
+                with receiver.lock:
+                    receiver.rejected += 1
+                self.send_response(401)
+                self.end_headers()
+                return
+            with receiver.lock:
+                receiver.events.append({"path": self.path, "body": json.loads(body), "timestamp": int(fields["t"])})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    receiver.base = f"http://127.0.0.1:{port}"
+    yield receiver
+    server.shutdown()
+
+
+def notification_env(smtp_sink, webhook_receiver, grace=2):
+    return {
+        "LATE_GRACE_SECONDS": str(grace),
+        "SMTP_URL": smtp_sink.url,
+        "SMTP_FROM": "noreply@seg-social.example.pt",
+        "CONTACT_CENTER_WEBHOOK_URL": f"{webhook_receiver.base}/contact-centre",
+        "SCHEDULER_CALLBACK_URL": f"{webhook_receiver.base}/scheduler",
+        "WEBHOOK_SIGNING_SECRET": WEBHOOK_SECRET,
+        "PUBLIC_BASE_URL": "https://video.seg-social.example.pt",
+        "JOB_LEASE_SECONDS": "2",
+    }
