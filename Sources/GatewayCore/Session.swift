@@ -25,14 +25,62 @@ public struct Room: Sendable, Equatable, Codable {
     }
 }
 
-/// When the citizen entered the lobby and was admitted.
+/// When the citizen entered the lobby and was admitted, what the attendant wrote to them, and their
+/// way into the room once admitted.
 public struct Lobby: Sendable, Equatable, Codable {
     public var enteredAt: Date?
     public var admittedAt: Date?
+    /// The provider entry minted on admission; revealed to the citizen only from then on.
+    public var citizenEntryURL: String?
+    public var messages: [LobbyMessage]
 
     public init(enteredAt: Date? = nil, admittedAt: Date? = nil) {
         self.enteredAt = enteredAt
         self.admittedAt = admittedAt
+        self.citizenEntryURL = nil
+        self.messages = []
+    }
+}
+
+/// A short text from the attendant to the waiting citizen.
+public struct LobbyMessage: Sendable, Equatable, Codable {
+    public let id: String
+    public let text: String
+    public let at: Date
+
+    public init(id: String, text: String, at: Date) {
+        self.id = id
+        self.text = text
+        self.at = at
+    }
+}
+
+/// What the attendant ticked in the attendance script. Only the level and the ticks are kept — never
+/// the numbers the citizen says.
+public struct AttendanceScript: Sendable, Equatable, Codable {
+    public enum AuthenticationLevel: String, Sendable, Codable, CaseIterable {
+        case none, weak, strong
+    }
+
+    public enum Caller: String, Sendable, Codable, CaseIterable {
+        case citizen
+        case thirdParty = "third_party"
+    }
+
+    public static let checkNames: Set<String> = [
+        "greeting", "no_recording", "identification", "more_questions", "other_bookings", "farewell",
+    ]
+
+    public var authenticationLevel: AuthenticationLevel
+    public var caller: Caller
+    public var checks: [String]
+    public var updatedAt: Date
+
+    public init(authenticationLevel: AuthenticationLevel, caller: Caller, checks: [String], updatedAt: Date) {
+        self.authenticationLevel = authenticationLevel
+        self.caller = caller
+        self.checks = checks
+        self.updatedAt = updatedAt
     }
 }
 
@@ -48,6 +96,7 @@ public struct Session: Sendable, Equatable, Codable {
     public var lobby: Lobby
     public var outcome: SessionOutcome?
     public var fallbacks: [FallbackRecord]
+    public var script: AttendanceScript?
     /// When the citizen's personal data was erased (retention ended).
     public var personalDataErasedAt: Date?
     public let createdAt: Date
@@ -63,6 +112,7 @@ public struct Session: Sendable, Equatable, Codable {
         self.lobby = Lobby()
         self.outcome = nil
         self.fallbacks = []
+        self.script = nil
         self.personalDataErasedAt = nil
         self.createdAt = createdAt
         self.updatedAt = createdAt

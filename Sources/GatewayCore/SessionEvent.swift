@@ -14,7 +14,8 @@ public enum SessionEvent: Sendable, Equatable {
     case joinWindowOpened
     case citizenEntered
     case citizenLeft
-    case admitted(attendantID: String)
+    /// The attendant admitted the citizen; `citizenEntryURL` is the provider entry minted for them.
+    case admitted(attendantID: String, citizenEntryURL: String?)
     case ended(SessionOutcome, by: SessionActor)
     case lateCheckDue
     case slotEnded

@@ -168,10 +168,11 @@ public struct SessionStateMachine: Sendable {
                 next.state = now < policy.lateCheck(for: session.booking) ? .open : .late
             }
 
-        case .admitted:
+        case .admitted(_, let entryURL):
             guard state == .waiting else { throw refusal(.notWaiting, session) }
             next.state = .inProgress
             next.lobby.admittedAt = now
+            next.lobby.citizenEntryURL = entryURL
 
         case .ended(let outcome, _):
             switch state {
@@ -225,6 +226,7 @@ public struct SessionStateMachine: Sendable {
         case .personalDataExpired:
             if next.personalDataErasedAt == nil {
                 next.booking.citizen = Citizen(name: "", email: nil, phone: nil, locale: session.booking.citizen.locale)
+                next.lobby.messages = []
                 next.personalDataErasedAt = now
             }
         }

@@ -9,14 +9,19 @@ public struct AttendantClaims: JWTPayload, Equatable {
     public var roles: [String]
     public var exp: ExpirationClaim
     public var iat: IssuedAtClaim
+    public var aud: AudienceClaim?
 
-    public init(id: String, name: String?, services: [String], roles: [String], issuedAt: Date, validFor: Duration) {
+    public init(
+        id: String, name: String?, services: [String], roles: [String], issuedAt: Date, validFor: Duration,
+        audience: String? = nil
+    ) {
         sub = SubjectClaim(value: id)
         self.name = name
         self.services = services
         self.roles = roles
         iat = IssuedAtClaim(value: issuedAt)
         exp = ExpirationClaim(value: issuedAt.addingTimeInterval(TimeInterval(validFor.components.seconds)))
+        aud = audience.map { AudienceClaim(value: [$0]) }
     }
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {

@@ -1,13 +1,20 @@
 import Hummingbird
+import SessionOrchestration
 
 /// The request context of every gateway route: request bodies are limited to 64 KiB.
 public struct GatewayRequestContext: RequestContext {
     public static let maximumBodySize = 64 * 1024
 
     public var coreContext: CoreRequestContextStorage
+    /// The attendant of a request that carried a valid attendant token.
+    public var attendant: AttendantIdentity?
 
-    public init(source: Source) {
+    /// The peer's IP address, for rate limits.
+    public let remoteIP: String?
+
+    public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteIP = source.channel.remoteAddress?.ipAddress
     }
 
     public var maxUploadSize: Int { Self.maximumBodySize }

@@ -15,11 +15,21 @@ public struct GatewayHTTPDependencies: Sendable {
     public let schedulerKeys: [String]
     public let defaultProvider: String
     public let metrics: PrometheusCollectorRegistry
+    /// Verifies attendants' tokens.
+    public let attendants: AttendantTokenVerifier
+    public let helpPhone: String
+    /// The interval of SSE heartbeat comments.
+    public let heartbeat: Duration
+    let rateLimiter = RateLimiter()
 
     public init(
         sessions: SessionService, publicBaseURL: String, schedulerKeys: [String], defaultProvider: String,
-        metrics: PrometheusCollectorRegistry
+        metrics: PrometheusCollectorRegistry, attendants: AttendantTokenVerifier, helpPhone: String = "300 502 502",
+        heartbeat: Duration = .seconds(15)
     ) {
+        self.attendants = attendants
+        self.helpPhone = helpPhone
+        self.heartbeat = heartbeat
         self.sessions = sessions
         self.publicBaseURL = publicBaseURL.hasSuffix("/") ? String(publicBaseURL.dropLast()) : publicBaseURL
         self.schedulerKeys = schedulerKeys
@@ -37,6 +47,8 @@ public func buildGatewayRouter(_ dependencies: GatewayHTTPDependencies) -> Route
     OperationsRoutes(dependencies: dependencies).add(to: router)
     SchedulerRoutes(dependencies: dependencies).add(to: router.group("v1/sessions"))
     LobbyRoutes(dependencies: dependencies).add(to: router.group("v1/lobby"))
+    AttendantRoutes(dependencies: dependencies).add(to: router)
+    PageRoutes(dependencies: dependencies).add(to: router)
     return router
 }
 

@@ -10,12 +10,27 @@ struct LobbyRoutes: Sendable {
 
     private var sessions: SessionService { dependencies.sessions }
 
+    /// Wrong-code attempts allowed per minute, per client address and per link.
+    static let attemptsPerMinutePerAddress = 30
+    static let attemptsPerMinutePerLink = 10
+
     func add(to group: RouterGroup<GatewayRequestContext>) {
         group.post("{token}/enter", use: enter)
+        group.get("{token}", use: state)
+        group.get("{token}/events", use: events)
+        group.post("{token}/cancel", use: cancel)
     }
 
     @Sendable func enter(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let token = try token(context)
+        let limiter = dependencies.rateLimiter
+        if let wait = limiter.retryAfter(key: "ip:\(context.remoteIP ?? "unknown")", limit: Self.attemptsPerMinutePerAddress)
+            ?? limiter.retryAfter(key: "token:\(token)", limit: Self.attemptsPerMinutePerLink)
+        {
+            throw Problem(
+                .tooManyRequests, code: "rate_limited", title: "Too many attempts", detail: "try again in \(wait) s",
+                headers: [.retryAfter: "\(wait)"])
+        }
         let bytes = try await request.body.collect(upTo: context.maxUploadSize)
         guard let body = try? JSONDecoder().decode(EnterBody.self, from: Data(buffer: bytes)) else {
             throw Problem(
@@ -58,6 +73,62 @@ struct LobbyRoutes: Sendable {
         }
     }
 
+    @Sendable func state(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let session = try await ticketHolder(request, context)
+        return try JSONResponse.make(LobbyView(session, policy: sessions.policy))
+    }
+
+    @Sendable func events(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let session = try await ticketHolder(request, context)
+        let bookingID = session.bookingID
+        let subscription = sessions.liveEvents.subscribe(after: ServerSentEvents.lastEventID(request)) {
+            $0.audience == .citizen && $0.bookingID == bookingID
+        }
+        // The current state first, so that a client that missed events (or the buffer) is right anyway.
+        var snapshot = [SSEFrame(event: "state", data: LiveEventPublisher.citizenState(session))]
+        if session.state == .inProgress, let url = session.lobby.citizenEntryURL {
+            snapshot.append(SSEFrame(event: "admitted", data: ["joinUrl": .string(url)]))
+        }
+        return ServerSentEvents.response(snapshot: snapshot, subscription: subscription, heartbeat: dependencies.heartbeat)
+    }
+
+    /// The citizen's cancel link: `token` is the cancel token of the link in the invitation.
+    @Sendable func cancel(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let token = try token(context)
+        guard let stored = try await sessions.store.session(cancelToken: token),
+            SecureToken.constantTimeEquals(stored.session.access.cancelToken, token)
+        else { throw Problem(.notFound, code: "unknown_token", title: "Unknown link") }
+        switch stored.session.state {
+        case .completed, .noShow:
+            throw Problem(.gone, code: "closed", title: "The session is over")
+        default:
+            break
+        }
+        do {
+            let session = try await sessions.cancel(stored.session.bookingID, by: .citizen)
+            return try JSONResponse.make(["state": session.state.rawValue])
+        } catch let error as SessionCommandError {
+            throw Problem(error)
+        }
+    }
+
+    /// The session of a request that carries a valid lobby ticket for this link (cookie or bearer).
+    private func ticketHolder(_ request: Request, _ context: GatewayRequestContext) async throws -> Session {
+        let token = try token(context)
+        guard let stored = try await sessions.store.session(joinToken: token),
+            SecureToken.constantTimeEquals(stored.session.access.joinToken, token)
+        else { throw Problem(.notFound, code: "unknown_token", title: "Unknown link") }
+        let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        let ticket = bearer ?? request.cookies["lobby_ticket"]?.value
+        guard let ticket, LobbyTicket.isValid(ticket, for: stored.session, sealer: sessions.sealer, now: sessions.clock.now)
+        else {
+            throw Problem(
+                .unauthorized, code: "ticket_required", title: "Enter the validation code first",
+                headers: [.wwwAuthenticate: "Bearer"])
+        }
+        return stored.session
+    }
+
     private func token(_ context: GatewayRequestContext) throws -> String {
         guard let token = context.parameters.get("token"), (16...128).contains(token.count),
             token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
@@ -76,6 +147,58 @@ struct LobbyStateResource: Encodable, Sendable {
     let ticket: String
 }
 
+/// What the citizen's page may know, behind a lobby ticket.
+struct LobbyView: Encodable, Sendable {
+    struct Message: Encodable, Sendable {
+        let id: String
+        let text: String
+        let at: String
+    }
+
+    let state: SessionState
+    let bookingId: String
+    let opensAt: String
+    let startsAt: String
+    let endsAt: String
+    let enteredAt: String?
+    let admittedAt: String?
+    /// Only once admitted.
+    let joinUrl: String?
+    let messages: [Message]
+    let position: String?
+
+    init(_ session: Session, policy: SessionPolicy) {
+        state = session.state
+        bookingId = session.bookingID.rawValue
+        opensAt = RFC3339.string(from: policy.joinWindowOpens(for: session.booking))
+        startsAt = RFC3339.string(from: session.booking.startsAt)
+        endsAt = RFC3339.string(from: session.booking.endsAt)
+        enteredAt = session.lobby.enteredAt.map(RFC3339.string(from:))
+        admittedAt = session.lobby.admittedAt.map(RFC3339.string(from:))
+        joinUrl = session.state == .inProgress ? session.lobby.citizenEntryURL : nil
+        messages = session.lobby.messages.map { Message(id: $0.id, text: $0.text, at: RFC3339.string(from: $0.at)) }
+        position = nil
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case state, bookingId, opensAt, startsAt, endsAt, enteredAt, admittedAt, joinUrl, messages, position
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(state, forKey: .state)
+        try container.encode(bookingId, forKey: .bookingId)
+        try container.encode(opensAt, forKey: .opensAt)
+        try container.encode(startsAt, forKey: .startsAt)
+        try container.encode(endsAt, forKey: .endsAt)
+        try container.encode(enteredAt, forKey: .enteredAt)
+        try container.encode(admittedAt, forKey: .admittedAt)
+        try container.encode(joinUrl, forKey: .joinUrl)
+        try container.encode(messages, forKey: .messages)
+        try container.encode(position, forKey: .position)
+    }
+}
+
 /// The citizen's lobby ticket after a right code: the booking and an expiry, sealed by the gateway.
 enum LobbyTicket {
     static func issue(for session: Session, sealer: PayloadSealer) throws -> String {
@@ -83,5 +206,14 @@ enum LobbyTicket {
         return try sealer.seal("\(session.bookingID.rawValue)|\(expiry)")
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func isValid(_ ticket: String, for session: Session, sealer: PayloadSealer, now: Date) -> Bool {
+        var base64 = ticket.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let opened = try? sealer.open(base64) else { return false }
+        let parts = opened.split(separator: "|").map(String.init)
+        guard parts.count == 2, let expiry = TimeInterval(parts[1]) else { return false }
+        return parts[0] == session.bookingID.rawValue && now.timeIntervalSince1970 < expiry
     }
 }

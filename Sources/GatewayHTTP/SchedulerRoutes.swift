@@ -48,7 +48,7 @@ struct SchedulerRoutes: Sendable {
                 return try JSONResponse.make(resource(session))
             }
         } catch let error as SessionCommandError {
-            throw problem(for: error)
+            throw Problem(error)
         }
     }
 
@@ -66,7 +66,7 @@ struct SchedulerRoutes: Sendable {
             _ = try await sessions.cancel(bookingID, by: .scheduler)
             return Response(status: .noContent)
         } catch let error as SessionCommandError {
-            throw problem(for: error)
+            throw Problem(error)
         }
     }
 
@@ -76,7 +76,7 @@ struct SchedulerRoutes: Sendable {
             let (_, code) = try await sessions.rotateAccessCode(for: bookingID)
             return try JSONResponse.make(AccessCodeResource(bookingId: bookingID.rawValue, validationCode: code))
         } catch let error as SessionCommandError {
-            throw problem(for: error)
+            throw Problem(error)
         }
     }
 
@@ -130,26 +130,5 @@ struct SchedulerRoutes: Sendable {
         SessionResource(
             session, policy: sessions.policy, publicBaseURL: dependencies.publicBaseURL,
             validationCode: validationCode)
-    }
-
-    private func problem(for error: SessionCommandError) -> Problem {
-        switch error {
-        case .notFound(let id):
-            return .sessionNotFound(id.rawValue)
-        case .unknownProvider(let name):
-            return Problem(
-                .unprocessableContent, code: "unknown_provider", title: "Unknown provider",
-                detail: "provider \(name) is not one of \(ProviderRegistry.knownNames.sorted().joined(separator: ", "))",
-                errors: [.init(field: "provider", message: "is not a known provider")])
-        case .providerNotConfigured(let name):
-            return Problem(
-                .unprocessableContent, code: "provider_not_configured", title: "Provider not configured",
-                detail: "provider \(name) has no credentials on this gateway",
-                errors: [.init(field: "provider", message: "is not configured on this gateway")])
-        case .refused(let refusal):
-            return Problem(
-                .conflict, code: refusal.code.rawValue, title: "Not possible in state \(refusal.state.rawValue)",
-                detail: "the session is \(refusal.state.rawValue)")
-        }
     }
 }

@@ -32,6 +32,12 @@ public struct GatewayConfiguration: Sendable {
     public var webhookSigningSecret: String?
     /// The help line shown in citizens' e-mails and pages.
     public var helpPhone: String
+    /// A JWKS file with the identity provider's public keys for attendant tokens (RS256, ES256…).
+    public var attendantJWKSFile: String?
+    /// When set, attendant tokens must name this audience.
+    public var attendantJWTAudience: String?
+    /// The interval of SSE heartbeat comments.
+    public var sseHeartbeat: Duration
     /// Seals invitation codes in the outbox (base64, 32 bytes).
     public var outboxKey: String?
     /// How long a claimed job stays with its worker before another may take it over.
@@ -62,6 +68,9 @@ public struct GatewayConfiguration: Sendable {
         webhookSigningSecret = reader.string(forKey: "webhook.signing.secret", isSecret: true)
         helpPhone = reader.string(forKey: "help.phone", default: "300 502 502")
         outboxKey = reader.string(forKey: "outbox.key", isSecret: true)
+        attendantJWKSFile = reader.string(forKey: "attendant.jwks.file")
+        attendantJWTAudience = reader.string(forKey: "attendant.jwt.audience")
+        sseHeartbeat = .seconds(max(1, reader.int(forKey: "sse.heartbeat.seconds", default: 15)))
         simulatorEnabled = reader.bool(forKey: "simulator.enabled", default: true)
         simulatorPort = reader.int(forKey: "simulator.port", default: 0)
         simulatorAPIKey = reader.string(forKey: "simulator.api.key", isSecret: true)

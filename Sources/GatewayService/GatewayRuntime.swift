@@ -93,11 +93,15 @@ public final class GatewayRuntime: Sendable {
             sessions: sessions, notifier: makeNotifier(configuration, transport: transport, clock: clock, logger: logger),
             doorbell: doorbell, configuration: .init(lease: configuration.jobLease), logger: workerLogger)
 
+        let jwks = try configuration.attendantJWKSFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
+        let verifier = try await AttendantTokenVerifier(
+            secret: configuration.attendantJWTSecret, jwksJSON: jwks, audience: configuration.attendantJWTAudience)
         let router = buildGatewayRouter(
             GatewayHTTPDependencies(
                 sessions: sessions, publicBaseURL: configuration.resolvedPublicBaseURL,
                 schedulerKeys: configuration.schedulerAPIKeys, defaultProvider: configuration.defaultProvider,
-                metrics: registry))
+                metrics: registry, attendants: verifier, helpPhone: configuration.helpPhone,
+                heartbeat: configuration.sseHeartbeat))
         services.append(
             Application(
                 router: router,
@@ -106,6 +110,8 @@ public final class GatewayRuntime: Sendable {
                     serverName: "video-session-gateway"),
                 logger: logger))
         services.append(worker)
+        // Last, so that it stops first: ending the event streams lets the HTTP server drain.
+        services.append(LiveStreamsShutdown(bus: sessions.liveEvents))
         return GatewayRuntime(
             configuration: configuration, store: store, sessions: sessions, worker: worker, simulator: simulator,
             simulatorPort: simulatorPort, services: services, logger: logger)
@@ -161,5 +167,15 @@ public struct GatewayStartupError: Error, CustomStringConvertible {
 
     public init(_ description: String) {
         self.description = description
+    }
+}
+
+/// Ends every SSE stream when the gateway shuts down.
+struct LiveStreamsShutdown: Service {
+    let bus: LiveEventBus
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        bus.finishAll()
     }
 }

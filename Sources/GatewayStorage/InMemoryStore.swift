@@ -24,6 +24,10 @@ public final class InMemoryStore: GatewayStore {
         state.withLock { state in state.sessions.values.first { $0.session.access.joinToken == joinToken } }
     }
 
+    public func session(cancelToken: String) async throws -> StoredSession? {
+        state.withLock { state in state.sessions.values.first { $0.session.access.cancelToken == cancelToken } }
+    }
+
     public func sessions(matching query: SessionQuery) async throws -> [StoredSession] {
         state.withLock { state in
             state.sessions.values

@@ -50,6 +50,11 @@ public final class SQLiteStore: GatewayStore {
             .first.map(decodeSession)
     }
 
+    public func session(cancelToken: String) async throws -> StoredSession? {
+        try await query("SELECT data, version FROM sessions WHERE cancel_token = ?", [.text(cancelToken)])
+            .first.map(decodeSession)
+    }
+
     public func sessions(matching query: SessionQuery) async throws -> [StoredSession] {
         var conditions: [String] = []
         var binds: [SQLiteData] = []

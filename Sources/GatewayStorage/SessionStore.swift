@@ -106,6 +106,7 @@ public enum StoreError: Error, Equatable, Sendable {
 public protocol SessionStore: Sendable {
     func session(for bookingID: BookingID) async throws -> StoredSession?
     func session(joinToken: String) async throws -> StoredSession?
+    func session(cancelToken: String) async throws -> StoredSession?
     func sessions(matching query: SessionQuery) async throws -> [StoredSession]
     /// Applies `change` atomically and returns the stored result.
     @discardableResult

@@ -44,7 +44,7 @@ struct JobHandler: Sendable {
     }
 
     private func sendFallback(_ channel: FallbackChannel, _ session: Session, _ job: Job) async throws {
-        guard session.state == .late else {
+        guard [.scheduled, .open, .late].contains(session.state) else {
             try await sessions.handle(
                 .fallbackFailed(channel, reason: "not_needed: the session is \(session.state.rawValue)", isFinal: true),
                 for: job.bookingID, by: .system, completingJob: job.id)

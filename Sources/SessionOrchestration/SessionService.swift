@@ -22,6 +22,12 @@ public enum SessionCommandError: Error, Equatable, Sendable {
     case unknownProvider(String)
     /// The provider is known but has no credentials here.
     case providerNotConfigured(String)
+    /// The session is not this attendant's.
+    case notVisible(BookingID)
+    /// The provider room is not ready yet.
+    case roomNotReady(BookingID)
+    /// The citizen gave no contact data for this channel.
+    case missingContact(FallbackChannel)
 }
 
 /// Carries out commands and events on sessions: runs the state machine, then stores the new session, its
@@ -33,21 +39,28 @@ public struct SessionService: Sendable {
     public let providers: ProviderRegistry
     /// Seals the validation code into the invitation job until the e-mail is sent.
     public let sealer: PayloadSealer
+    /// Live events for the SSE streams of citizens and attendants.
+    public let liveEvents: LiveEventBus
     private let onJobsEnqueued: @Sendable () -> Void
 
     public init(
         store: any GatewayStore, clock: any GatewayClock, machine: SessionStateMachine, providers: ProviderRegistry,
-        sealer: PayloadSealer = PayloadSealer(), onJobsEnqueued: @escaping @Sendable () -> Void = {}
+        sealer: PayloadSealer = PayloadSealer(), liveEvents: LiveEventBus = LiveEventBus(),
+        onJobsEnqueued: @escaping @Sendable () -> Void = {}
     ) {
         self.store = store
         self.clock = clock
         self.machine = machine
         self.providers = providers
         self.sealer = sealer
+        self.liveEvents = liveEvents
         self.onJobsEnqueued = onJobsEnqueued
     }
 
     public var policy: SessionPolicy { machine.policy }
+
+    /// Tells the job worker that work is due now.
+    func wakeWorker() { onJobsEnqueued() }
 
     /// Creates the booking's session, or updates it; the same booking again changes nothing.
     public func put(_ booking: Booking, for bookingID: BookingID) async throws -> BookingPutResult {
@@ -162,6 +175,7 @@ public struct SessionService: Sendable {
             completingJob: jobID)
         let saved = try await store.apply(change)
         if !change.jobs.isEmpty { onJobsEnqueued() }
+        LiveEventPublisher(bus: liveEvents).publish(from: stored.session, to: saved.session, after: event)
         return saved.session
     }
 

@@ -67,7 +67,7 @@ struct SessionStateMachineTests {
         .init(
             from: .late, event: .cancelled(by: .scheduler), at: Slot.afterGrace, to: .cancelled,
             actions: [.cancelDeadlines, Slot.purge, .deleteRoom, .notifyCitizen(.cancelled)]),
-        .init(from: .waiting, event: .admitted(attendantID: "a-17"), at: Slot.start, to: .inProgress, actions: []),
+        .init(from: .waiting, event: .admitted(attendantID: "a-17", citizenEntryURL: nil), at: Slot.start, to: .inProgress, actions: []),
         .init(from: .waiting, event: .citizenLeft, at: Slot.inWindow, to: .open, actions: []),
         .init(from: .waiting, event: .citizenLeft, at: Slot.afterGrace, to: .late, actions: []),
         .init(
@@ -106,7 +106,7 @@ struct SessionStateMachineTests {
     static let refused: [Refused] = {
         var rows: [Refused] = []
         for state in SessionState.allCases where state != .waiting {
-            rows.append(.init(from: state, event: .admitted(attendantID: "a-17"), at: Slot.start, code: .notWaiting))
+            rows.append(.init(from: state, event: .admitted(attendantID: "a-17", citizenEntryURL: nil), at: Slot.start, code: .notWaiting))
         }
         for state in [SessionState.completed, .noShow, .cancelled] {
             rows.append(
@@ -274,7 +274,7 @@ struct SessionStateMachineTests {
 
     @Test("Admission records when it happened")
     func admissionTime() throws {
-        let transition = try machine.apply(.admitted(attendantID: "a-17"), to: Slot.session(.waiting), at: Slot.start)
+        let transition = try machine.apply(.admitted(attendantID: "a-17", citizenEntryURL: nil), to: Slot.session(.waiting), at: Slot.start)
         #expect(transition.session.lobby.admittedAt == Slot.start)
         #expect(transition.session.updatedAt == Slot.start)
     }

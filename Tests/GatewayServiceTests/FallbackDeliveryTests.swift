@@ -21,7 +21,7 @@ struct FallbackDeliveryTests {
                 mailFrom: MailAddress(address: "noreply@example.pt")),
             publicBaseURL: "https://video.example.pt", helpPhone: "300 502 502", clock: clock,
             logger: Logger(label: "test"))
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: nil, notifier: notifier)
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: nil, notifier: notifier)
         let id = BookingID("B-1")!
         var booking = Booking(
             service: "prestacoes-familiares", startsAt: gateway.clock.now + .seconds(600),

@@ -33,8 +33,8 @@ struct OpenAPIRouteTests {
     }
 
     @Test("Every route of the router is in openapi.yaml and every documented operation is routed")
-    func routesMatchDocument() {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: nil)
+    func routesMatchDocument() async {
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: nil)
         let router = buildGatewayRouter(gateway.dependencies)
         let routed = Set(
             router.routes.map { route in
@@ -49,7 +49,7 @@ struct OpenAPIRouteTests {
 
     @Test("The document is served as YAML")
     func served() async throws {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: nil)
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: nil)
         try await gateway.test { client in
             let reply = try await client.call(.get, "/openapi.yaml", key: nil)
             #expect(reply.status == .ok)

@@ -23,7 +23,7 @@ struct ProvisioningTests {
     @Test("PUT, worker, ready; PUT again keeps one room; DELETE removes it from the provider")
     func lifecycle() async throws {
         try await withSimulator { simulator, url in
-            let gateway = TestGateway(store: try await Self.sqliteStore(), simulatorURL: url)
+            let gateway = await TestGateway(store: try await Self.sqliteStore(), simulatorURL: url)
             try await gateway.test { client in
                 #expect(try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking())).status == .created)
                 try await gateway.worker.runUntilIdle()
@@ -50,7 +50,7 @@ struct ProvisioningTests {
     @Test("A reschedule moves the provider room's window")
     func rescheduleUpdatesRoom() async throws {
         try await withSimulator { simulator, url in
-            let gateway = TestGateway(store: InMemoryStore(), simulatorURL: url)
+            let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: url)
             try await gateway.test { client in
                 _ = try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking()))
                 try await gateway.worker.runUntilIdle()
@@ -75,7 +75,7 @@ struct ProvisioningTests {
         try await withSimulator { simulator, url in
             // First life: the session is accepted, then the process dies before the worker runs.
             do {
-                let first = TestGateway(store: try await Self.sqliteStore(at: path), simulatorURL: url)
+                let first = await TestGateway(store: try await Self.sqliteStore(at: path), simulatorURL: url)
                 let status = try await first.test { client in
                     try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking())).status
                 }
@@ -84,7 +84,7 @@ struct ProvisioningTests {
             }
             #expect(simulator.roomsCreated == 0)
             // Second life on the same file.
-            let second = TestGateway(store: try await Self.sqliteStore(at: path), simulatorURL: url)
+            let second = await TestGateway(store: try await Self.sqliteStore(at: path), simulatorURL: url)
             try await second.worker.runUntilIdle()
             try await second.worker.runUntilIdle()
             let session = try #require(try await second.store.session(for: BookingID("B-1")!)?.session)
@@ -101,7 +101,7 @@ struct ProvisioningTests {
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("gateway-test-\(UUID().uuidString)/gateway.sqlite").path
         try await withSimulator { simulator, url in
-            let first = TestGateway(store: try await Self.sqliteStore(at: path), simulatorURL: url)
+            let first = await TestGateway(store: try await Self.sqliteStore(at: path), simulatorURL: url)
             _ = try await first.test { client in
                 try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking()))
             }
@@ -115,7 +115,7 @@ struct ProvisioningTests {
             try await first.store.close()
             #expect(simulator.roomsCreated == 1)
 
-            let second = TestGateway(store: try await Self.sqliteStore(at: path), simulatorURL: url)
+            let second = await TestGateway(store: try await Self.sqliteStore(at: path), simulatorURL: url)
             try await second.worker.runUntilIdle()
             #expect(try await second.store.session(for: BookingID("B-1")!)?.session.room.status == .pending)
             second.clock.advance(by: .seconds(61))  // the dead worker's lease ends
@@ -133,7 +133,7 @@ struct ProvisioningTests {
     @Test("An unreachable provider is retried with back-off, then the session fails with a clear code")
     func unreachableProvider() async throws {
         let port = try FreePort.loopback()  // nothing listens here
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:\(port)/v1"))
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:\(port)/v1"))
         try await gateway.test { client in
             _ = try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking()))
             try await gateway.worker.runUntilIdle()
@@ -159,7 +159,7 @@ struct ProvisioningTests {
     @Test("Deadlines run in order with the clock: open, late, no-show and the room deleted")
     func deadlines() async throws {
         try await withSimulator { simulator, url in
-            let gateway = TestGateway(store: InMemoryStore(), simulatorURL: url)
+            let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: url)
             _ = try await gateway.test { client in
                 try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking(startOffset: 7200)))
             }

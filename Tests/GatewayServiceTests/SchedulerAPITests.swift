@@ -9,7 +9,7 @@ import Testing
 struct SchedulerAPITests {
     @Test("PUT creates a session once: 201 with the code, then 200 with the same session and no new work")
     func idempotentCreate() async throws {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
         try await gateway.test { client in
             let created = try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking()))
             #expect(created.status == .created)
@@ -44,7 +44,7 @@ struct SchedulerAPITests {
 
     @Test("A changed time is a reschedule: same link and code, a new generation")
     func reschedule() async throws {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
         try await gateway.test { client in
             let created = try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking()))
             let code = try #require(created.json["validationCode"] as? String)
@@ -60,7 +60,7 @@ struct SchedulerAPITests {
 
     @Test("DELETE cancels: 204, and 204 again; then changes are refused with 409")
     func cancel() async throws {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
         try await gateway.test { client in
             _ = try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking()))
             #expect(try await client.call(.delete, "/v1/sessions/B-1").status == .noContent)
@@ -86,7 +86,7 @@ struct SchedulerAPITests {
 
     @Test("Rotating the code returns a new one that alone matches; GET never shows it")
     func rotateCode() async throws {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
         try await gateway.test { client in
             let created = try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking()))
             let old = try #require(created.json["validationCode"] as? String)
@@ -132,7 +132,7 @@ struct SchedulerAPITests {
 
     @Test("Bad input gets a problem with a stable code and writes nothing", arguments: badInputs)
     func badInput(_ row: BadInput) async throws {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
         try await gateway.test { client in
             let reply = try await client.call(.put, row.uri, body: row.body())
             #expect(reply.status == row.status)
@@ -146,7 +146,7 @@ struct SchedulerAPITests {
 
     @Test("Unknown members are ignored")
     func unknownMembers() async throws {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
         try await gateway.test { client in
             let reply = try await client.call(
                 .put, "/v1/sessions/B-1", body: Body.json(Body.booking(extra: ["colour": "blue", "priority": [1, 2]])))
@@ -156,7 +156,7 @@ struct SchedulerAPITests {
 
     @Test("Wrong media type is 415")
     func mediaType() async throws {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
         try await gateway.test { client in
             let reply = try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking()), contentType: "text/plain")
             #expect(reply.status == .unsupportedMediaType)
@@ -168,7 +168,7 @@ struct SchedulerAPITests {
         (.get, "/v1/sessions"), (.post, "/v1/sessions/B-1/access-code"),
     ])
     func authentication(_ method: HTTPRequest.Method, _ uri: String) async throws {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
         try await gateway.test { client in
             for key in [nil, "", "wrong-key", TestGateway.schedulerKey + "x"] as [String?] {
                 let reply = try await client.call(method, uri, body: method == .put ? Body.json(Body.booking()) : nil, key: key)
@@ -182,7 +182,7 @@ struct SchedulerAPITests {
 
     @Test("Unknown sessions and routes are 404 problems")
     func notFound() async throws {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
         try await gateway.test { client in
             let missing = try await client.call(.get, "/v1/sessions/B-404")
             #expect(missing.status == .notFound)
@@ -196,7 +196,7 @@ struct SchedulerAPITests {
 
     @Test("The list filters and pages with a cursor; bad filters are field errors")
     func list() async throws {
-        let gateway = TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
+        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
         try await gateway.test { client in
             for index in 0..<5 {
                 _ = try await client.call(

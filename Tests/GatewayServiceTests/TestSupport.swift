@@ -41,6 +41,7 @@ func withSimulator<T: Sendable>(_ body: (ProviderSimulator, URL) async throws ->
 /// A gateway assembled around a store and a manual clock; the job worker runs only when told to.
 struct TestGateway: Sendable {
     static let schedulerKey = "test-scheduler-key"
+    static let attendantSecret = "attendant-secret-for-tests-0123456789abcdef"
     static let publicBaseURL = "https://video.example.pt"
 
     let store: any GatewayStore
@@ -52,7 +53,7 @@ struct TestGateway: Sendable {
     init(
         store: any GatewayStore, simulatorURL: URL?, now: Date = Date(timeIntervalSince1970: 1_900_000_000),
         notifier: (any Notifier)? = nil
-    ) {
+    ) async {
         self.store = store
         clock = ManualClock(now)
         var providers: [String: any MeetingProvider] = [:]
@@ -67,10 +68,11 @@ struct TestGateway: Sendable {
             sessions: sessions, notifier: notifier ?? UnconfiguredNotifier(), doorbell: Doorbell(),
             configuration: .init(retry: RetryPolicy(maximumAttempts: 3, baseDelay: .seconds(1))),
             logger: Logger(label: "worker-test"))
-        dependencies = (
-            GatewayHTTPDependencies(
-                sessions: sessions, publicBaseURL: Self.publicBaseURL, schedulerKeys: ["other-key", Self.schedulerKey],
-                defaultProvider: "simulator", metrics: PrometheusCollectorRegistry()))
+        let verifier = try! await AttendantTokenVerifier(secret: Self.attendantSecret)
+        dependencies = GatewayHTTPDependencies(
+            sessions: sessions, publicBaseURL: Self.publicBaseURL, schedulerKeys: ["other-key", Self.schedulerKey],
+            defaultProvider: "simulator", metrics: PrometheusCollectorRegistry(), attendants: verifier,
+            heartbeat: .milliseconds(200))
     }
 
     /// Runs `body` against the router in process.

@@ -1,0 +1,176 @@
+import Foundation
+import GatewayCore
+import Synchronization
+
+/// Who a live event is for.
+public enum LiveAudience: Sendable, Equatable {
+    /// The citizen (and companions) of one booking.
+    case citizen
+    /// The attendants who may see the booking.
+    case attendants
+}
+
+/// One event for the SSE streams (DESIGN §3): `name` is the SSE event name, `data` its JSON object.
+public struct LiveEvent: Sendable, Equatable {
+    /// Grows by one per event in this process; SSE `id:` and `Last-Event-ID`.
+    public let sequence: Int
+    public let audience: LiveAudience
+    public let bookingID: BookingID
+    public let service: String
+    public let attendantID: String?
+    public let name: String
+    public let data: [String: LiveValue]
+}
+
+/// The JSON values live events carry.
+public enum LiveValue: Sendable, Equatable, Encodable {
+    case string(String)
+    case null
+
+    public init(_ text: String?) {
+        self = text.map(LiveValue.string) ?? .null
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let text): try container.encode(text)
+        case .null: try container.encodeNil()
+        }
+    }
+}
+
+/// Fans live events out to SSE subscribers and keeps the last ones, so that a client resuming with
+/// `Last-Event-ID` misses nothing that happened while it reconnected.
+public final class LiveEventBus: Sendable {
+    public struct Subscription: Sendable {
+        public let events: AsyncStream<LiveEvent>
+        /// Buffered events after the client's last id, to send first.
+        public let replay: [LiveEvent]
+        fileprivate let id: Int
+    }
+
+    private struct State {
+        var nextSequence = 1
+        var buffer: [LiveEvent] = []
+        var subscribers: [Int: (filter: @Sendable (LiveEvent) -> Bool, continuation: AsyncStream<LiveEvent>.Continuation)] = [:]
+        var nextSubscriber = 1
+    }
+
+    private let state = Mutex(State())
+    private let bufferSize: Int
+
+    public init(bufferSize: Int = 2000) {
+        self.bufferSize = bufferSize
+    }
+
+    /// The sequence number the next event will carry; lets a new client start "from now".
+    public var nextSequence: Int { state.withLock { $0.nextSequence } }
+
+    public func publish(
+        _ name: String, to audience: LiveAudience, about session: Session, data: [String: LiveValue]
+    ) {
+        let targets = state.withLock { state -> [(AsyncStream<LiveEvent>.Continuation, LiveEvent)] in
+            let event = LiveEvent(
+                sequence: state.nextSequence, audience: audience, bookingID: session.bookingID,
+                service: session.booking.service, attendantID: session.booking.attendantID, name: name, data: data)
+            state.nextSequence += 1
+            state.buffer.append(event)
+            if state.buffer.count > bufferSize { state.buffer.removeFirst(state.buffer.count - bufferSize) }
+            return state.subscribers.values.filter { $0.filter(event) }.map { ($0.continuation, event) }
+        }
+        for (continuation, event) in targets { continuation.yield(event) }
+    }
+
+    /// Subscribes to the events `filter` accepts; replays buffered ones after `lastEventID`.
+    public func subscribe(after lastEventID: Int?, filter: @escaping @Sendable (LiveEvent) -> Bool) -> Subscription {
+        let (stream, continuation) = AsyncStream<LiveEvent>.makeStream(bufferingPolicy: .bufferingNewest(500))
+        let (id, replay) = state.withLock { state -> (Int, [LiveEvent]) in
+            let id = state.nextSubscriber
+            state.nextSubscriber += 1
+            state.subscribers[id] = (filter, continuation)
+            let replay = lastEventID.map { last in state.buffer.filter { $0.sequence > last && filter($0) } } ?? []
+            return (id, replay)
+        }
+        continuation.onTermination = { [weak self] _ in self?.unsubscribe(id) }
+        return Subscription(events: stream, replay: replay, id: id)
+    }
+
+    /// Ends every stream (graceful shutdown).
+    public func finishAll() {
+        let continuations = state.withLock { state in
+            let all = state.subscribers.values.map(\.continuation)
+            state.subscribers = [:]
+            return all
+        }
+        for continuation in continuations { continuation.finish() }
+    }
+
+    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
+
+    private func unsubscribe(_ id: Int) {
+        _ = state.withLock { $0.subscribers.removeValue(forKey: id) }
+    }
+}
+
+/// Turns stored transitions into live events for the citizen page and the console.
+public struct LiveEventPublisher: Sendable {
+    let bus: LiveEventBus
+
+    func publish(from previous: Session, to session: Session, after event: SessionEvent) {
+        let stateChanged = previous.state != session.state
+        switch event {
+        case .fallbackSent(let channel):
+            bus.publish(
+                "fallback.sent", to: .attendants, about: session,
+                data: ["bookingId": .string(session.bookingID.rawValue), "channel": .string(channel.rawValue)])
+            bus.publish("fallback", to: .citizen, about: session, data: ["channel": .string(channel.rawValue)])
+        default:
+            break
+        }
+        guard stateChanged else { return }
+        let id = LiveValue.string(session.bookingID.rawValue)
+        switch session.state {
+        case .waiting:
+            bus.publish(
+                "citizen.waiting", to: .attendants, about: session,
+                data: ["bookingId": id, "enteredAt": LiveValue(session.lobby.enteredAt.map(Self.rfc3339))])
+        case .late:
+            bus.publish(
+                "session.late", to: .attendants, about: session,
+                data: ["bookingId": id, "phone": LiveValue(session.booking.citizen.phone)])
+        default:
+            break
+        }
+        if previous.state == .waiting && (session.state == .open || session.state == .late) {
+            bus.publish("citizen.left", to: .attendants, about: session, data: ["bookingId": id])
+        }
+        bus.publish(
+            "session.updated", to: .attendants, about: session, data: ["bookingId": id, "state": .string(session.state.rawValue)])
+        switch session.state {
+        case .inProgress:
+            bus.publish("admitted", to: .citizen, about: session, data: ["joinUrl": LiveValue(session.lobby.citizenEntryURL)])
+        case .completed, .noShow:
+            bus.publish("ended", to: .citizen, about: session, data: ["outcome": LiveValue(session.outcome?.rawValue)])
+        default:
+            bus.publish("state", to: .citizen, about: session, data: Self.citizenState(session))
+        }
+    }
+
+    func publishMessage(_ message: LobbyMessage, in session: Session) {
+        bus.publish(
+            "message", to: .citizen, about: session,
+            data: ["id": .string(message.id), "text": .string(message.text), "at": .string(Self.rfc3339(message.at))])
+    }
+
+    /// The citizen's `state` event data for `session`.
+    public static func citizenState(_ session: Session) -> [String: LiveValue] {
+        ["state": .string(session.state.rawValue), "enteredAt": LiveValue(session.lobby.enteredAt.map(rfc3339))]
+    }
+
+    static func rfc3339(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
