@@ -21,12 +21,25 @@ public struct GatewayHTTPDependencies: Sendable {
     /// The interval of SSE heartbeat comments.
     public let heartbeat: Duration
     let rateLimiter = RateLimiter()
+    public let lobbyLimits: LobbyLimits
+
+    /// Code attempts allowed per minute.
+    public struct LobbyLimits: Sendable {
+        public var perAddress: Int
+        public var perLink: Int
+
+        public init(perAddress: Int = 30, perLink: Int = 10) {
+            self.perAddress = perAddress
+            self.perLink = perLink
+        }
+    }
 
     public init(
         sessions: SessionService, publicBaseURL: String, schedulerKeys: [String], defaultProvider: String,
         metrics: PrometheusCollectorRegistry, attendants: AttendantTokenVerifier, helpPhone: String = "300 502 502",
-        heartbeat: Duration = .seconds(15)
+        heartbeat: Duration = .seconds(15), lobbyLimits: LobbyLimits = LobbyLimits()
     ) {
+        self.lobbyLimits = lobbyLimits
         self.attendants = attendants
         self.helpPhone = helpPhone
         self.heartbeat = heartbeat

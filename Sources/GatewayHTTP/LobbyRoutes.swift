@@ -10,10 +10,6 @@ struct LobbyRoutes: Sendable {
 
     private var sessions: SessionService { dependencies.sessions }
 
-    /// Wrong-code attempts allowed per minute, per client address and per link.
-    static let attemptsPerMinutePerAddress = 30
-    static let attemptsPerMinutePerLink = 10
-
     func add(to group: RouterGroup<GatewayRequestContext>) {
         group.post("{token}/enter", use: enter)
         group.get("{token}", use: state)
@@ -24,8 +20,8 @@ struct LobbyRoutes: Sendable {
     @Sendable func enter(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let token = try token(context)
         let limiter = dependencies.rateLimiter
-        if let wait = limiter.retryAfter(key: "ip:\(context.remoteIP ?? "unknown")", limit: Self.attemptsPerMinutePerAddress)
-            ?? limiter.retryAfter(key: "token:\(token)", limit: Self.attemptsPerMinutePerLink)
+        if let wait = limiter.retryAfter(key: "ip:\(context.remoteIP ?? "unknown")", limit: dependencies.lobbyLimits.perAddress)
+            ?? limiter.retryAfter(key: "token:\(token)", limit: dependencies.lobbyLimits.perLink)
         {
             throw Problem(
                 .tooManyRequests, code: "rate_limited", title: "Too many attempts", detail: "try again in \(wait) s",

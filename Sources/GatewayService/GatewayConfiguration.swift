@@ -38,6 +38,9 @@ public struct GatewayConfiguration: Sendable {
     public var attendantJWTAudience: String?
     /// The interval of SSE heartbeat comments.
     public var sseHeartbeat: Duration
+    /// Lobby code attempts allowed per minute from one address, and for one link.
+    public var lobbyAttemptsPerAddress: Int
+    public var lobbyAttemptsPerLink: Int
     /// Seals invitation codes in the outbox (base64, 32 bytes).
     public var outboxKey: String?
     /// How long a claimed job stays with its worker before another may take it over.
@@ -71,6 +74,8 @@ public struct GatewayConfiguration: Sendable {
         attendantJWKSFile = reader.string(forKey: "attendant.jwks.file")
         attendantJWTAudience = reader.string(forKey: "attendant.jwt.audience")
         sseHeartbeat = .seconds(max(1, reader.int(forKey: "sse.heartbeat.seconds", default: 15)))
+        lobbyAttemptsPerAddress = max(1, reader.int(forKey: "lobby.attempts.per.address", default: 30))
+        lobbyAttemptsPerLink = max(1, reader.int(forKey: "lobby.attempts.per.link", default: 10))
         simulatorEnabled = reader.bool(forKey: "simulator.enabled", default: true)
         simulatorPort = reader.int(forKey: "simulator.port", default: 0)
         simulatorAPIKey = reader.string(forKey: "simulator.api.key", isSecret: true)

@@ -101,7 +101,9 @@ public final class GatewayRuntime: Sendable {
                 sessions: sessions, publicBaseURL: configuration.resolvedPublicBaseURL,
                 schedulerKeys: configuration.schedulerAPIKeys, defaultProvider: configuration.defaultProvider,
                 metrics: registry, attendants: verifier, helpPhone: configuration.helpPhone,
-                heartbeat: configuration.sseHeartbeat))
+                heartbeat: configuration.sseHeartbeat,
+                lobbyLimits: .init(
+                    perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink)))
         services.append(
             Application(
                 router: router,
