@@ -10,10 +10,12 @@ public struct Booking: Sendable, Equatable, Codable {
     public var topic: Topic?
     public var citizen: Citizen
     public var notifyCitizen: Bool
+    /// Up to two people who join with the citizen (a sign-language interpreter, a representative).
+    public var companions: [Companion]
 
     public init(
         service: String, startsAt: Date, endsAt: Date, provider: String, attendantID: String? = nil,
-        topic: Topic? = nil, citizen: Citizen, notifyCitizen: Bool = true
+        topic: Topic? = nil, citizen: Citizen, notifyCitizen: Bool = true, companions: [Companion] = []
     ) {
         self.service = service
         self.startsAt = startsAt
@@ -23,6 +25,7 @@ public struct Booking: Sendable, Equatable, Codable {
         self.topic = topic
         self.citizen = citizen
         self.notifyCitizen = notifyCitizen
+        self.companions = companions
     }
 
     /// Whether the citizen wants e-mails about the booking and gave an address.
@@ -59,5 +62,27 @@ public struct Citizen: Sendable, Equatable, Codable {
         self.email = email
         self.phone = phone
         self.locale = locale
+    }
+}
+
+/// Someone who joins the call with the citizen. Personal data: never logged, erased after retention.
+public struct Companion: Sendable, Equatable, Codable {
+    public enum Role: String, Sendable, Codable, CaseIterable {
+        case interpreter
+        case representative
+    }
+
+    public static let maximumCount = 2
+
+    public var role: Role
+    public var name: String
+    public var email: String?
+    public var phone: String?
+
+    public init(role: Role, name: String, email: String? = nil, phone: String? = nil) {
+        self.role = role
+        self.name = name
+        self.email = email
+        self.phone = phone
     }
 }

@@ -42,6 +42,43 @@ public struct Lobby: Sendable, Equatable, Codable {
     }
 }
 
+/// A companion's own way in: link, code and place in the lobby. `id` is `companion-1` or `companion-2`.
+public struct CompanionAccess: Sendable, Equatable, Codable {
+    public let id: String
+    public var access: AccessCredentials
+    public var enteredAt: Date?
+    public var admittedAt: Date?
+    public var entryURL: String?
+
+    public init(id: String, access: AccessCredentials) {
+        self.id = id
+        self.access = access
+    }
+}
+
+/// Who uses a link: the citizen, or one of the companions.
+public enum Participant: Sendable, Hashable, CustomStringConvertible {
+    case citizen
+    case companion(String)
+
+    public init?(_ name: String) {
+        if name == "citizen" {
+            self = .citizen
+        } else if name.hasPrefix("companion-") {
+            self = .companion(name)
+        } else {
+            return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .citizen: "citizen"
+        case .companion(let id): id
+        }
+    }
+}
+
 /// A short text from the attendant to the waiting citizen.
 public struct LobbyMessage: Sendable, Equatable, Codable {
     public let id: String
@@ -97,6 +134,8 @@ public struct Session: Sendable, Equatable, Codable {
     public var outcome: SessionOutcome?
     public var fallbacks: [FallbackRecord]
     public var script: AttendanceScript?
+    /// One entry per companion of the booking, in the same order.
+    public var companions: [CompanionAccess]
     /// When the citizen's personal data was erased (retention ended).
     public var personalDataErasedAt: Date?
     public let createdAt: Date
@@ -113,8 +152,44 @@ public struct Session: Sendable, Equatable, Codable {
         self.outcome = nil
         self.fallbacks = []
         self.script = nil
+        self.companions = []
         self.personalDataErasedAt = nil
         self.createdAt = createdAt
         self.updatedAt = createdAt
+    }
+}
+
+extension Session {
+    /// The participant whose link carries `token`, if any.
+    public func participant(joinToken token: String) -> Participant? {
+        if SecureToken.constantTimeEquals(access.joinToken, token) { return .citizen }
+        return companions.first { SecureToken.constantTimeEquals($0.access.joinToken, token) }.map { .companion($0.id) }
+    }
+
+    /// The credentials of a participant.
+    public func credentials(of participant: Participant) -> AccessCredentials? {
+        switch participant {
+        case .citizen: access
+        case .companion(let id): companions.first { $0.id == id }?.access
+        }
+    }
+
+    /// Gives each companion of the booking its own link and code, keeping those already issued;
+    /// returns the plain codes of the new ones, by companion id.
+    public mutating func issueCompanionAccess() -> [String: String] {
+        var codes: [String: String] = [:]
+        var updated: [CompanionAccess] = []
+        for index in booking.companions.indices {
+            let id = "companion-\(index + 1)"
+            if let existing = companions.first(where: { $0.id == id }) {
+                updated.append(existing)
+            } else {
+                let (credentials, code) = AccessCredentials.issue()
+                updated.append(CompanionAccess(id: id, access: credentials))
+                codes[id] = code
+            }
+        }
+        companions = updated
+        return codes
     }
 }

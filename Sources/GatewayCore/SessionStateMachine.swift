@@ -226,6 +226,7 @@ public struct SessionStateMachine: Sendable {
         case .personalDataExpired:
             if next.personalDataErasedAt == nil {
                 next.booking.citizen = Citizen(name: "", email: nil, phone: nil, locale: session.booking.citizen.locale)
+                next.booking.companions = session.booking.companions.map { Companion(role: $0.role, name: "") }
                 next.lobby.messages = []
                 next.personalDataErasedAt = now
             }

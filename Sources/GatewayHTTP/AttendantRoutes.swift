@@ -63,10 +63,28 @@ struct AttendantRoutes: Sendable {
     @Sendable func admit(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let attendant = try context.requireAttendant()
         let bookingID = try context.bookingID()
+        let bytes = try await request.body.collect(upTo: context.maxUploadSize)
+        var admission = SessionService.Admission.participants([.citizen])
+        if bytes.readableBytes > 0 {
+            guard let body = try? JSONDecoder().decode(AdmitBody.self, from: Data(buffer: bytes)) else {
+                throw Problem(.badRequest, code: "invalid_json", title: "The body is not the expected JSON object")
+            }
+            if body.all == true {
+                admission = .everyoneWaiting
+            } else if let names = body.participants {
+                let participants = names.compactMap(Participant.init)
+                guard participants.count == names.count, !participants.isEmpty else {
+                    throw Problem.validationFailed([
+                        .init(field: "participants", message: "must list citizen, companion-1 or companion-2")
+                    ])
+                }
+                admission = .participants(participants)
+            }
+        }
         do {
-            let (_, hostJoinURL) = try await sessions.admit(bookingID, by: attendant)
-            context.logger.info("citizen admitted", metadata: ["booking.id": "\(bookingID)", "attendant.id": "\(attendant.id)"])
-            return try JSONResponse.make(["hostJoinUrl": hostJoinURL])
+            let (_, hostJoinURL, admitted) = try await sessions.admit(bookingID, admission, by: attendant)
+            context.logger.info("admitted", metadata: ["booking.id": "\(bookingID)", "attendant.id": "\(attendant.id)"])
+            return try JSONResponse.make(AdmitResource(hostJoinUrl: hostJoinURL, admitted: admitted.map(\.description)))
         } catch let error as SessionCommandError {
             throw Problem(error)
         }
@@ -149,6 +167,14 @@ struct AttendantRoutes: Sendable {
     }
 
     private struct MessageBody: Decodable { let text: String? }
+    private struct AdmitBody: Decodable {
+        let participants: [String]?
+        let all: Bool?
+    }
+    private struct AdmitResource: Encodable {
+        let hostJoinUrl: String
+        let admitted: [String]
+    }
     private struct EndBody: Decodable { let outcome: String? }
     private struct FallbackBody: Decodable { let channel: String? }
     private struct ScriptBody: Decodable {
@@ -202,6 +228,14 @@ struct AgendaResource: Encodable, Sendable {
         let lobby: SessionResource.LobbyBody
         let waitingSeconds: Int
         let fallbacks: [SessionResource.FallbackBody]
+        let companions: [CompanionItem]
+
+        struct CompanionItem: Encodable, Sendable {
+            let id: String
+            let role: String
+            let name: String
+            let lobby: SessionResource.LobbyBody
+        }
 
         init(_ session: Session, now: Date) {
             bookingId = session.bookingID.rawValue
@@ -220,6 +254,13 @@ struct AgendaResource: Encodable, Sendable {
                 session.state == .waiting ? max(0, Int(now.timeIntervalSince(session.lobby.enteredAt ?? now))) : 0
             fallbacks = session.fallbacks.map {
                 .init(channel: $0.channel, status: $0.status, at: RFC3339.string(from: $0.at), reason: $0.reason)
+            }
+            companions = zip(session.booking.companions, session.companions).map { companion, access in
+                CompanionItem(
+                    id: access.id, role: companion.role.rawValue, name: companion.name,
+                    lobby: .init(
+                        enteredAt: access.enteredAt.map(RFC3339.string(from:)),
+                        admittedAt: access.admittedAt.map(RFC3339.string(from:))))
             }
         }
     }

@@ -40,10 +40,12 @@ struct LobbyRoutes: Sendable {
                 errors: [.init(field: "code", message: "must be 6 digits")])
         }
         switch try await sessions.enterLobby(joinToken: token, code: code) {
-        case .entered(let session):
-            let ticket = try LobbyTicket.issue(for: session, sealer: sessions.sealer)
+        case .entered(let session, let participant):
+            let ticket = try LobbyTicket.issue(for: session, participant: participant, sealer: sessions.sealer)
             var response = try JSONResponse.make(
-                LobbyStateResource(state: session.state, bookingId: session.bookingID.rawValue, ticket: ticket))
+                LobbyStateResource(
+                    state: session.state, bookingId: session.bookingID.rawValue, participant: participant.description,
+                    ticket: ticket))
             response.headers[.setCookie] =
                 "lobby_ticket=\(ticket); Path=/v1/lobby/\(token); HttpOnly; Secure; SameSite=Strict"
             return response
@@ -70,19 +72,21 @@ struct LobbyRoutes: Sendable {
     }
 
     @Sendable func state(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let session = try await ticketHolder(request, context)
-        return try JSONResponse.make(LobbyView(session, policy: sessions.policy))
+        let (session, participant) = try await ticketHolder(request, context)
+        return try JSONResponse.make(LobbyView(session, participant: participant, policy: sessions.policy))
     }
 
     @Sendable func events(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let session = try await ticketHolder(request, context)
+        let (session, participant) = try await ticketHolder(request, context)
         let bookingID = session.bookingID
+        let me = participant.description
         let subscription = sessions.liveEvents.subscribe(after: ServerSentEvents.lastEventID(request)) {
-            $0.audience == .citizen && $0.bookingID == bookingID
+            $0.audience == .citizen && $0.bookingID == bookingID && ($0.participant == nil || $0.participant == me)
         }
         // The current state first, so that a client that missed events (or the buffer) is right anyway.
-        var snapshot = [SSEFrame(event: "state", data: LiveEventPublisher.citizenState(session))]
-        if session.state == .inProgress, let url = session.lobby.citizenEntryURL {
+        let view = LobbyView(session, participant: participant, policy: sessions.policy)
+        var snapshot = [SSEFrame(event: "state", data: ["state": .string(session.state.rawValue), "enteredAt": LiveValue(view.enteredAt)])]
+        if let url = view.joinUrl {
             snapshot.append(SSEFrame(event: "admitted", data: ["joinUrl": .string(url)]))
         }
         return ServerSentEvents.response(snapshot: snapshot, subscription: subscription, heartbeat: dependencies.heartbeat)
@@ -108,21 +112,23 @@ struct LobbyRoutes: Sendable {
         }
     }
 
-    /// The session of a request that carries a valid lobby ticket for this link (cookie or bearer).
-    private func ticketHolder(_ request: Request, _ context: GatewayRequestContext) async throws -> Session {
+    /// The session and participant of a request that carries a valid lobby ticket for this link.
+    private func ticketHolder(_ request: Request, _ context: GatewayRequestContext) async throws -> (Session, Participant) {
         let token = try token(context)
         guard let stored = try await sessions.store.session(joinToken: token),
-            SecureToken.constantTimeEquals(stored.session.access.joinToken, token)
+            let participant = stored.session.participant(joinToken: token)
         else { throw Problem(.notFound, code: "unknown_token", title: "Unknown link") }
         let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         let ticket = bearer ?? request.cookies["lobby_ticket"]?.value
-        guard let ticket, LobbyTicket.isValid(ticket, for: stored.session, sealer: sessions.sealer, now: sessions.clock.now)
+        guard let ticket,
+            LobbyTicket.participant(in: ticket, for: stored.session, sealer: sessions.sealer, now: sessions.clock.now)
+                == participant
         else {
             throw Problem(
                 .unauthorized, code: "ticket_required", title: "Enter the validation code first",
                 headers: [.wwwAuthenticate: "Bearer"])
         }
-        return stored.session
+        return (stored.session, participant)
     }
 
     private func token(_ context: GatewayRequestContext) throws -> String {
@@ -140,6 +146,8 @@ struct LobbyRoutes: Sendable {
 struct LobbyStateResource: Encodable, Sendable {
     let state: SessionState
     let bookingId: String
+    /// `citizen`, or `companion-1`/`companion-2`.
+    let participant: String
     let ticket: String
 }
 
@@ -163,15 +171,23 @@ struct LobbyView: Encodable, Sendable {
     let messages: [Message]
     let position: String?
 
-    init(_ session: Session, policy: SessionPolicy) {
+    init(_ session: Session, participant: Participant, policy: SessionPolicy) {
         state = session.state
         bookingId = session.bookingID.rawValue
         opensAt = RFC3339.string(from: policy.joinWindowOpens(for: session.booking))
         startsAt = RFC3339.string(from: session.booking.startsAt)
         endsAt = RFC3339.string(from: session.booking.endsAt)
-        enteredAt = session.lobby.enteredAt.map(RFC3339.string(from:))
-        admittedAt = session.lobby.admittedAt.map(RFC3339.string(from:))
-        joinUrl = session.state == .inProgress ? session.lobby.citizenEntryURL : nil
+        switch participant {
+        case .citizen:
+            enteredAt = session.lobby.enteredAt.map(RFC3339.string(from:))
+            admittedAt = session.lobby.admittedAt.map(RFC3339.string(from:))
+            joinUrl = session.state == .inProgress ? session.lobby.citizenEntryURL : nil
+        case .companion(let id):
+            let companion = session.companions.first { $0.id == id }
+            enteredAt = companion?.enteredAt.map(RFC3339.string(from:))
+            admittedAt = companion?.admittedAt.map(RFC3339.string(from:))
+            joinUrl = session.state.isTerminal ? nil : companion?.entryURL
+        }
         messages = session.lobby.messages.map { Message(id: $0.id, text: $0.text, at: RFC3339.string(from: $0.at)) }
         position = nil
     }
@@ -197,19 +213,22 @@ struct LobbyView: Encodable, Sendable {
 
 /// The citizen's lobby ticket after a right code: the booking and an expiry, sealed by the gateway.
 enum LobbyTicket {
-    static func issue(for session: Session, sealer: PayloadSealer) throws -> String {
+    static func issue(for session: Session, participant: Participant, sealer: PayloadSealer) throws -> String {
         let expiry = Int(session.booking.endsAt.timeIntervalSince1970) + 4 * 3600
-        return try sealer.seal("\(session.bookingID.rawValue)|\(expiry)")
+        return try sealer.seal("\(session.bookingID.rawValue)|\(participant)|\(expiry)")
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 
-    static func isValid(_ ticket: String, for session: Session, sealer: PayloadSealer, now: Date) -> Bool {
+    /// The participant a valid, unexpired ticket of this session names.
+    static func participant(in ticket: String, for session: Session, sealer: PayloadSealer, now: Date) -> Participant? {
         var base64 = ticket.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let opened = try? sealer.open(base64) else { return false }
+        guard let opened = try? sealer.open(base64) else { return nil }
         let parts = opened.split(separator: "|").map(String.init)
-        guard parts.count == 2, let expiry = TimeInterval(parts[1]) else { return false }
-        return parts[0] == session.bookingID.rawValue && now.timeIntervalSince1970 < expiry
+        guard parts.count == 3, let expiry = TimeInterval(parts[2]), parts[0] == session.bookingID.rawValue,
+            now.timeIntervalSince1970 < expiry
+        else { return nil }
+        return Participant(parts[1])
     }
 }

@@ -41,10 +41,13 @@ struct SchedulerRoutes: Sendable {
         let booking = try validator.booking(from: body, now: sessions.clock.now).get()
         do {
             switch try await sessions.put(booking, for: bookingID) {
-            case .created(let session, let code):
+            case .created(let session, let code, let companionCodes):
                 context.logger.info("session created", metadata: ["booking.id": "\(bookingID)"])
-                return try JSONResponse.make(resource(session, validationCode: code), status: .created)
-            case .updated(let session), .unchanged(let session):
+                return try JSONResponse.make(
+                    resource(session, validationCode: code, companionCodes: companionCodes), status: .created)
+            case .updated(let session, let companionCodes):
+                return try JSONResponse.make(resource(session, companionCodes: companionCodes))
+            case .unchanged(let session):
                 return try JSONResponse.make(resource(session))
             }
         } catch let error as SessionCommandError {
@@ -126,9 +129,11 @@ struct SchedulerRoutes: Sendable {
         return id
     }
 
-    private func resource(_ session: Session, validationCode: String? = nil) -> SessionResource {
+    private func resource(
+        _ session: Session, validationCode: String? = nil, companionCodes: [String: String] = [:]
+    ) -> SessionResource {
         SessionResource(
             session, policy: sessions.policy, publicBaseURL: dependencies.publicBaseURL,
-            validationCode: validationCode)
+            validationCode: validationCode, companionCodes: companionCodes)
     }
 }

@@ -45,6 +45,14 @@ struct SessionRequestBody: Decodable, Sendable {
     let topic: Lenient<TopicBody>?
     let citizen: Lenient<CitizenBody>?
     let notifyCitizen: Lenient<Bool>?
+    let companions: Lenient<[CompanionBody]>?
+
+    struct CompanionBody: Decodable, Sendable {
+        let role: Lenient<String>?
+        let name: Lenient<String>?
+        let email: Lenient<String>?
+        let phone: Lenient<String>?
+    }
 }
 
 /// Turns a request body into a `Booking`, collecting every field error.
@@ -140,6 +148,33 @@ struct SessionRequestValidator: Sendable {
             fail("citizen", body.citizen?.hasWrongType == true ? "must be an object" : "is required")
         }
 
+        var companions: [Companion] = []
+        if let member = body.companions {
+            if member.hasWrongType {
+                fail("companions", "must be an array of {role, name, email?, phone?}")
+            } else if let list = member.value {
+                if list.count > Companion.maximumCount {
+                    fail("companions", "at most \(Companion.maximumCount) companions")
+                }
+                for (index, item) in list.prefix(Companion.maximumCount).enumerated() {
+                    let prefix = "companions[\(index)]"
+                    let roleText = text(item.role, "\(prefix).role", required: true, maxLength: 20)
+                    let role = roleText.flatMap(Companion.Role.init(rawValue:))
+                    if roleText != nil && role == nil { fail("\(prefix).role", "must be interpreter or representative") }
+                    let name = text(item.name, "\(prefix).name", required: true, maxLength: 200)
+                    let email = text(item.email, "\(prefix).email", required: false, maxLength: 254)
+                    let phone = text(item.phone, "\(prefix).phone", required: false, maxLength: 20)
+                    if let email, email.range(of: #"^[^@\s]+@[^@\s]+\.[^@\s]+$"#, options: .regularExpression) == nil {
+                        fail("\(prefix).email", "must be an e-mail address")
+                    }
+                    if let phone, phone.range(of: #"^\+?[0-9 ]{6,20}$"#, options: .regularExpression) == nil {
+                        fail("\(prefix).phone", "must be a phone number such as +351912345678")
+                    }
+                    if let role, let name { companions.append(Companion(role: role, name: name, email: email, phone: phone)) }
+                }
+            }
+        }
+
         var notifyCitizen = true
         if let member = body.notifyCitizen {
             if member.hasWrongType { fail("notifyCitizen", "must be a boolean") }
@@ -158,7 +193,7 @@ struct SessionRequestValidator: Sendable {
         return .success(
             Booking(
                 service: service, startsAt: startsAt, endsAt: endsAt, provider: provider, attendantID: attendantID,
-                topic: topic, citizen: citizen, notifyCitizen: notifyCitizen))
+                topic: topic, citizen: citizen, notifyCitizen: notifyCitizen, companions: companions))
     }
 }
 

@@ -63,6 +63,15 @@ struct SessionResource: Encodable, Sendable {
         let reason: String?
     }
 
+    struct CompanionBody: Encodable, Sendable {
+        let id: String
+        let role: String
+        let joinUrl: String
+        let lobby: LobbyBody
+        /// Only in the answer that issued the companion's link.
+        let validationCode: String?
+    }
+
     let bookingId: String
     let state: SessionState
     let service: String
@@ -82,8 +91,12 @@ struct SessionResource: Encodable, Sendable {
     let createdAt: String
     let updatedAt: String
     let validationCode: String?
+    let companions: [CompanionBody]
 
-    init(_ session: Session, policy: SessionPolicy, publicBaseURL: String, validationCode: String? = nil) {
+    init(
+        _ session: Session, policy: SessionPolicy, publicBaseURL: String, validationCode: String? = nil,
+        companionCodes: [String: String] = [:]
+    ) {
         let booking = session.booking
         bookingId = session.bookingID.rawValue
         state = session.state
@@ -112,11 +125,20 @@ struct SessionResource: Encodable, Sendable {
         createdAt = RFC3339.string(from: session.createdAt)
         updatedAt = RFC3339.string(from: session.updatedAt)
         self.validationCode = validationCode
+        companions = zip(session.booking.companions, session.companions).map { companion, access in
+            CompanionBody(
+                id: access.id, role: companion.role.rawValue, joinUrl: "\(publicBaseURL)/join/\(access.access.joinToken)",
+                lobby: LobbyBody(
+                    enteredAt: access.enteredAt.map(RFC3339.string(from:)),
+                    admittedAt: access.admittedAt.map(RFC3339.string(from:))),
+                validationCode: companionCodes[access.id])
+        }
     }
 
     enum CodingKeys: String, CodingKey {
         case bookingId, state, service, startsAt, endsAt, joinWindow, provider, attendantId, topic, room
         case citizenJoinUrl, cancelUrl, lobby, fallbacks, outcome, generation, createdAt, updatedAt, validationCode
+        case companions
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -135,6 +157,7 @@ struct SessionResource: Encodable, Sendable {
         try container.encode(cancelUrl, forKey: .cancelUrl)
         try container.encode(lobby, forKey: .lobby)
         try container.encode(fallbacks, forKey: .fallbacks)
+        try container.encode(companions, forKey: .companions)
         try container.encode(outcome, forKey: .outcome)
         try container.encode(generation, forKey: .generation)
         try container.encode(createdAt, forKey: .createdAt)

@@ -21,7 +21,7 @@ public final class InMemoryStore: GatewayStore {
     }
 
     public func session(joinToken: String) async throws -> StoredSession? {
-        state.withLock { state in state.sessions.values.first { $0.session.access.joinToken == joinToken } }
+        state.withLock { state in state.sessions.values.first { $0.session.participant(joinToken: joinToken) != nil } }
     }
 
     public func session(cancelToken: String) async throws -> StoredSession? {

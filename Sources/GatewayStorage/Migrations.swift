@@ -59,6 +59,14 @@ enum Migrations {
                 "ALTER TABLE jobs ADD COLUMN payload TEXT"
             ]
         ),
+        Migration(
+            version: 3,
+            statements: [
+                // The links of a booking's companions, to find their session by token.
+                "CREATE TABLE participant_tokens (token TEXT PRIMARY KEY, booking_id TEXT NOT NULL)",
+                "CREATE INDEX participant_tokens_by_booking ON participant_tokens (booking_id)",
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.map(\.version).max() ?? 0 }

@@ -46,8 +46,12 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func session(joinToken: String) async throws -> StoredSession? {
-        try await query("SELECT data, version FROM sessions WHERE join_token = ?", [.text(joinToken)])
-            .first.map(decodeSession)
+        try await query(
+            """
+            SELECT data, version FROM sessions
+            WHERE join_token = ? OR booking_id = (SELECT booking_id FROM participant_tokens WHERE token = ?)
+            """, [.text(joinToken), .text(joinToken)]
+        ).first.map(decodeSession)
     }
 
     public func session(cancelToken: String) async throws -> StoredSession? {
@@ -128,6 +132,12 @@ public final class SQLiteStore: GatewayStore {
                         .integer(Int(session.booking.startsAt.millisecondsSince1970)),
                         .text(session.access.joinToken), .text(session.access.cancelToken), .text(data),
                     ])
+            }
+            _ = try await connection.query("DELETE FROM participant_tokens WHERE booking_id = ?", [.text(id)])
+            for companion in session.companions {
+                _ = try await connection.query(
+                    "INSERT INTO participant_tokens (token, booking_id) VALUES (?, ?)",
+                    [.text(companion.access.joinToken), .text(id)])
             }
             for record in change.audit {
                 _ = try await connection.query(

@@ -20,6 +20,8 @@ public struct LiveEvent: Sendable, Equatable {
     public let attendantID: String?
     public let name: String
     public let data: [String: LiveValue]
+    /// For one participant only (`citizen`, `companion-1`…); `nil` for everyone of the booking.
+    public let participant: String?
 }
 
 /// The JSON values live events carry.
@@ -68,12 +70,14 @@ public final class LiveEventBus: Sendable {
     public var nextSequence: Int { state.withLock { $0.nextSequence } }
 
     public func publish(
-        _ name: String, to audience: LiveAudience, about session: Session, data: [String: LiveValue]
+        _ name: String, to audience: LiveAudience, about session: Session, data: [String: LiveValue],
+        participant: String? = nil
     ) {
         let targets = state.withLock { state -> [(AsyncStream<LiveEvent>.Continuation, LiveEvent)] in
             let event = LiveEvent(
                 sequence: state.nextSequence, audience: audience, bookingID: session.bookingID,
-                service: session.booking.service, attendantID: session.booking.attendantID, name: name, data: data)
+                service: session.booking.service, attendantID: session.booking.attendantID, name: name, data: data,
+                participant: participant)
             state.nextSequence += 1
             state.buffer.append(event)
             if state.buffer.count > bufferSize { state.buffer.removeFirst(state.buffer.count - bufferSize) }
@@ -149,11 +153,29 @@ public struct LiveEventPublisher: Sendable {
             "session.updated", to: .attendants, about: session, data: ["bookingId": id, "state": .string(session.state.rawValue)])
         switch session.state {
         case .inProgress:
-            bus.publish("admitted", to: .citizen, about: session, data: ["joinUrl": LiveValue(session.lobby.citizenEntryURL)])
+            bus.publish(
+                "admitted", to: .citizen, about: session, data: ["joinUrl": LiveValue(session.lobby.citizenEntryURL)],
+                participant: "citizen")
         case .completed, .noShow:
             bus.publish("ended", to: .citizen, about: session, data: ["outcome": LiveValue(session.outcome?.rawValue)])
         default:
             bus.publish("state", to: .citizen, about: session, data: Self.citizenState(session))
+        }
+    }
+
+    /// A companion entered the lobby, or was admitted.
+    func publishCompanion(_ companion: CompanionAccess, in session: Session) {
+        let id = LiveValue.string(session.bookingID.rawValue)
+        if let url = companion.entryURL, companion.admittedAt != nil {
+            bus.publish("admitted", to: .citizen, about: session, data: ["joinUrl": .string(url)], participant: companion.id)
+            bus.publish("session.updated", to: .attendants, about: session, data: ["bookingId": id, "state": .string(session.state.rawValue)])
+        } else {
+            bus.publish(
+                "citizen.waiting", to: .attendants, about: session,
+                data: [
+                    "bookingId": id, "participant": .string(companion.id),
+                    "enteredAt": LiveValue(companion.enteredAt.map(Self.rfc3339)),
+                ])
         }
     }
 

@@ -17,12 +17,33 @@ extension SessionService {
         return sessions
     }
 
-    /// Admits the waiting citizen: mints the citizen's and the attendant's provider entries, then moves the
-    /// session to `in_progress`. Returns the attendant's (host's) entry URL.
-    public func admit(_ bookingID: BookingID, by attendant: AttendantIdentity) async throws -> (Session, hostJoinURL: String) {
+    /// Who to admit: the citizen, companions, or everyone waiting.
+    public enum Admission: Sendable, Equatable {
+        case participants([Participant])
+        case everyoneWaiting
+    }
+
+    /// Admits waiting participants: mints each one's provider entry only now, and the attendant's (host's)
+    /// entry. Admitting the citizen moves the session to `in_progress`.
+    public func admit(
+        _ bookingID: BookingID, _ admission: Admission = .participants([.citizen]), by attendant: AttendantIdentity
+    ) async throws -> (Session, hostJoinURL: String, admitted: [Participant]) {
         let session = try await visibleSession(bookingID, to: attendant)
-        guard session.state == .waiting else {
-            throw SessionCommandError.refused(SessionTransitionRefusal(.notWaiting, state: session.state))
+        let waitingCompanions = session.companions.filter { $0.enteredAt != nil && $0.admittedAt == nil }.map { Participant.companion($0.id) }
+        let chosen: [Participant]
+        switch admission {
+        case .everyoneWaiting:
+            chosen = (session.state == .waiting ? [.citizen] : []) + waitingCompanions
+        case .participants(let list):
+            chosen = list
+        }
+        let refusal = SessionCommandError.refused(SessionTransitionRefusal(.notWaiting, state: session.state))
+        guard !chosen.isEmpty else { throw refusal }
+        for participant in chosen {
+            switch participant {
+            case .citizen: guard session.state == .waiting else { throw refusal }
+            case .companion: guard waitingCompanions.contains(participant), !session.state.isTerminal else { throw refusal }
+            }
         }
         guard session.room.status == .ready, let roomID = session.room.providerRoomID else {
             throw SessionCommandError.roomNotReady(bookingID)
@@ -31,12 +52,53 @@ extension SessionService {
             throw SessionCommandError.providerNotConfigured(session.booking.provider)
         }
         let spec = RoomSpec(session: session, policy: policy)
-        let citizenEntry = try await provider.citizenEntry(for: spec, providerRoomID: roomID)
+        var entries: [Participant: String] = [:]
+        for participant in chosen {
+            entries[participant] = try await provider.citizenEntry(for: spec, providerRoomID: roomID).joinURL
+        }
         let hostEntry = try await provider.hostEntry(for: spec, providerRoomID: roomID, attendantID: attendant.id)
-        let admitted = try await handle(
-            .admitted(attendantID: attendant.id, citizenEntryURL: citizenEntry.joinURL), for: bookingID,
-            by: .attendant(id: attendant.id))
-        return (admitted, hostEntry.joinURL)
+        var current = session
+        let companionEntries = entries.compactMap { key, url -> (String, String)? in
+            if case .companion(let id) = key { return (id, url) }
+            return nil
+        }
+        if !companionEntries.isEmpty {
+            current = try await admitCompanions(Dictionary(uniqueKeysWithValues: companionEntries), in: bookingID, by: attendant)
+        }
+        if let url = entries[.citizen] {
+            current = try await handle(
+                .admitted(attendantID: attendant.id, citizenEntryURL: url), for: bookingID, by: .attendant(id: attendant.id))
+        }
+        return (current, hostEntry.joinURL, chosen)
+    }
+
+    private func admitCompanions(_ entries: [String: String], in bookingID: BookingID, by attendant: AttendantIdentity) async throws -> Session {
+        for _ in 0..<5 {
+            guard let stored = try await store.session(for: bookingID) else { throw SessionCommandError.notFound(bookingID) }
+            var session = stored.session
+            let now = clock.now
+            for (id, url) in entries {
+                guard let index = session.companions.firstIndex(where: { $0.id == id }) else { continue }
+                session.companions[index].admittedAt = now
+                session.companions[index].entryURL = url
+            }
+            session.updatedAt = now
+            let audit = entries.keys.sorted().map {
+                AuditRecord(
+                    bookingID: bookingID, at: now, actor: .attendant(id: attendant.id), event: "\($0)_admitted",
+                    fromState: session.state, toState: session.state)
+            }
+            do {
+                let saved = try await store.apply(SessionChange(session: session, expectedVersion: stored.version, audit: audit))
+                for companion in saved.session.companions where entries[companion.id] != nil {
+                    LiveEventPublisher(bus: liveEvents).publishCompanion(companion, in: saved.session)
+                }
+                return saved.session
+            } catch StoreError.versionConflict {
+                continue
+            }
+        }
+        throw StoreError.versionConflict(bookingID)
     }
 
     /// Ends the call with the attendant's outcome.

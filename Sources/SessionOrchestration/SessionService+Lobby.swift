@@ -4,7 +4,7 @@ import GatewayStorage
 
 /// The outcome of a citizen's attempt to enter the lobby.
 public enum LobbyEntry: Sendable, Equatable {
-    case entered(Session)
+    case entered(Session, Participant)
     case wrongCode(attemptsLeft: Int)
     case locked(until: Date)
     case tooEarly(opensAt: Date)
@@ -22,7 +22,8 @@ extension SessionService {
     public func enterLobby(joinToken: String, code: String) async throws -> LobbyEntry {
         for _ in 0..<5 {
             guard let stored = try await store.session(joinToken: joinToken),
-                SecureToken.constantTimeEquals(stored.session.access.joinToken, joinToken)
+                let participant = stored.session.participant(joinToken: joinToken),
+                var credentials = stored.session.credentials(of: participant)
             else { return .unknownToken }
             var session = stored.session
             let now = clock.now
@@ -31,18 +32,19 @@ extension SessionService {
             case .completed, .noShow, .failed: return .closed
             default: break
             }
-            if let lockedUntil = session.access.lockedUntil, lockedUntil > now { return .locked(until: lockedUntil) }
+            if let lockedUntil = credentials.lockedUntil, lockedUntil > now { return .locked(until: lockedUntil) }
             let opensAt = policy.joinWindowOpens(for: session.booking)
             guard now >= opensAt else { return .tooEarly(opensAt: opensAt) }
             guard now < session.booking.endsAt || session.state == .inProgress else { return .closed }
 
-            guard session.access.codeHash.matches(code) else {
-                session.access.failedAttempts += 1
-                let isLocked = session.access.failedAttempts >= Self.maximumCodeAttempts
+            guard credentials.codeHash.matches(code) else {
+                credentials.failedAttempts += 1
+                let isLocked = credentials.failedAttempts >= Self.maximumCodeAttempts
                 if isLocked {
-                    session.access.failedAttempts = 0
-                    session.access.lockedUntil = now + Self.lockDuration
+                    credentials.failedAttempts = 0
+                    credentials.lockedUntil = now + Self.lockDuration
                 }
+                session.setCredentials(credentials, of: participant)
                 let audit = AuditRecord(
                     bookingID: session.bookingID, at: now, actor: .citizen,
                     event: isLocked ? "link_locked" : "code_rejected", fromState: session.state, toState: session.state)
@@ -53,19 +55,28 @@ extension SessionService {
                 }
                 return isLocked
                     ? .locked(until: now + Self.lockDuration)
-                    : .wrongCode(attemptsLeft: Self.maximumCodeAttempts - session.access.failedAttempts)
+                    : .wrongCode(attemptsLeft: Self.maximumCodeAttempts - credentials.failedAttempts)
             }
-            if session.access.failedAttempts != 0 || session.access.lockedUntil != nil {
-                session.access.failedAttempts = 0
-                session.access.lockedUntil = nil
+            var stillStored = stored
+            if credentials.failedAttempts != 0 || credentials.lockedUntil != nil {
+                credentials.failedAttempts = 0
+                credentials.lockedUntil = nil
+                session.setCredentials(credentials, of: participant)
                 do {
-                    try await store.apply(SessionChange(session: session, expectedVersion: stored.version))
+                    stillStored = try await store.apply(SessionChange(session: session, expectedVersion: stored.version))
+                } catch StoreError.versionConflict {
+                    continue
+                }
+            }
+            if case .companion(let id) = participant {
+                do {
+                    return .entered(try await companionEntered(id, stillStored), participant)
                 } catch StoreError.versionConflict {
                     continue
                 }
             }
             do {
-                return .entered(try await handle(.citizenEntered, for: session.bookingID, by: .citizen))
+                return .entered(try await handle(.citizenEntered, for: session.bookingID, by: .citizen), participant)
             } catch SessionCommandError.refused(let refusal) {
                 switch refusal.code {
                 case .sessionCancelled: return .cancelled
@@ -75,5 +86,31 @@ extension SessionService {
             }
         }
         throw StoreError.versionConflict(BookingID("lobby")!)
+    }
+
+    /// A companion is in the lobby: the first entry time is kept; the attendants are told.
+    private func companionEntered(_ id: String, _ stored: StoredSession) async throws -> Session {
+        var session = stored.session
+        guard let index = session.companions.firstIndex(where: { $0.id == id }) else { return session }
+        guard session.companions[index].enteredAt == nil else { return session }
+        session.companions[index].enteredAt = clock.now
+        session.updatedAt = clock.now
+        let audit = AuditRecord(
+            bookingID: session.bookingID, at: clock.now, actor: .citizen, event: "\(id)_entered",
+            fromState: session.state, toState: session.state)
+        let saved = try await store.apply(SessionChange(session: session, expectedVersion: stored.version, audit: [audit]))
+        LiveEventPublisher(bus: liveEvents).publishCompanion(saved.session.companions[index], in: saved.session)
+        return saved.session
+    }
+}
+
+extension Session {
+    mutating func setCredentials(_ credentials: AccessCredentials, of participant: Participant) {
+        switch participant {
+        case .citizen:
+            access = credentials
+        case .companion(let id):
+            if let index = companions.firstIndex(where: { $0.id == id }) { companions[index].access = credentials }
+        }
     }
 }

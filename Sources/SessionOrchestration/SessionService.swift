@@ -6,10 +6,11 @@ import MeetingProviders
 
 /// The outcome of the scheduler's `PUT`.
 public enum BookingPutResult: Sendable {
-    /// A new session; the plain validation code is shown this once.
-    case created(Session, validationCode: String)
-    /// The booking changed (details or a reschedule).
-    case updated(Session)
+    /// A new session; the plain validation codes (citizen's and companions', by companion id) are
+    /// shown this once.
+    case created(Session, validationCode: String, companionCodes: [String: String])
+    /// The booking changed (details or a reschedule); codes of companions added now.
+    case updated(Session, companionCodes: [String: String])
     /// The same booking again: nothing changed.
     case unchanged(Session)
 }
@@ -74,15 +75,19 @@ public struct SessionService: Sendable {
             if let stored = try await store.session(for: bookingID) {
                 if stored.session.booking == booking { return .unchanged(stored.session) }
                 do {
-                    let session = try await apply(.bookingUpdated(booking), to: stored, by: .scheduler)
-                    return .updated(session)
+                    var companionCodes: [String: String] = [:]
+                    let session = try await apply(.bookingUpdated(booking), to: stored, by: .scheduler) { session in
+                        companionCodes = session.issueCompanionAccess()
+                    }
+                    return .updated(session, companionCodes: companionCodes)
                 } catch StoreError.versionConflict {
                     continue
                 }
             }
             let (credentials, code) = AccessCredentials.issue()
             let now = clock.now
-            let transition = machine.create(bookingID: bookingID, booking: booking, access: credentials, at: now)
+            var transition = machine.create(bookingID: bookingID, booking: booking, access: credentials, at: now)
+            let companionCodes = transition.session.issueCompanionAccess()
             let audit = AuditRecord(
                 bookingID: bookingID, at: now, actor: .scheduler, event: "created", fromState: nil,
                 toState: transition.session.state)
@@ -90,7 +95,7 @@ public struct SessionService: Sendable {
                 let stored = try await store.apply(
                     try change(for: transition, expectedVersion: nil, audit: audit, validationCode: code))
                 onJobsEnqueued()
-                return .created(stored.session, validationCode: code)
+                return .created(stored.session, validationCode: code, companionCodes: companionCodes)
             } catch StoreError.alreadyExists {
                 continue
             }
@@ -157,15 +162,17 @@ public struct SessionService: Sendable {
     }
 
     private func apply(
-        _ event: SessionEvent, to stored: StoredSession, by actor: SessionActor, completingJob jobID: Int64? = nil
+        _ event: SessionEvent, to stored: StoredSession, by actor: SessionActor, completingJob jobID: Int64? = nil,
+        adjusting adjust: (inout Session) -> Void = { _ in }
     ) async throws -> Session {
         let now = clock.now
-        let transition: SessionTransition
+        var transition: SessionTransition
         do {
             transition = try machine.apply(event, to: stored.session, at: now)
         } catch {
             throw SessionCommandError.refused(error)
         }
+        adjust(&transition.session)
         if transition.isNoOp && jobID == nil { return stored.session }
         let audit = AuditRecord(
             bookingID: stored.session.bookingID, at: now, actor: actor, event: event.name,

@@ -556,7 +556,7 @@
     }
     var close = element("button", "secondary dismiss", t("dismiss"));
     close.type = "button";
-    close.appendChild(hiddenText(" — " + text));
+    close.setAttribute("aria-label", t("dismissAlert", { text: text }));
     item.appendChild(line);
     item.appendChild(close);
     box.insertBefore(item, box.firstChild);
@@ -568,11 +568,7 @@
   }
 
   function alertWaiting(id) {
-    var item = items[id];
     pushAlert("waiting", id, t("alertWaiting", { name: nameOf(id) }), null);
-    if (item) {
-      renderLobby();
-    }
   }
 
   function alertLate(id, phone) {
