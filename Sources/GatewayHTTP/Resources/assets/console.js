@@ -27,6 +27,14 @@
       "noAlerts": "Sem alertas.",
       "alertWaiting": "{name} está à espera.",
       "alertLate": "{name} está atrasado(a).",
+      "alertCompanionWaiting": "{name} ({role}) está à espera, para o atendimento de {citizen}.",
+      "role_interpreter": "intérprete",
+      "role_representative": "representante",
+      "companion": "acompanhante",
+      "companionLine": "{role}: {name}",
+      "companionWaiting": "à espera",
+      "companionAdmitted": "admitido(a)",
+      "lobbyCompanion": "{name} ({role}, com {citizen})",
       "callPhone": "Ligar {phone}",
       "dismiss": "Fechar",
       "dismissAlert": "Fechar o alerta: {text}",
@@ -115,6 +123,8 @@
       "errForbidden": "Este atendimento não lhe está atribuído.",
       "errNotFound": "Atendimento não encontrado.",
       "errRateLimited": "Demasiados pedidos seguidos. Aguarde um pouco e tente de novo.",
+      "errRoomNotReady": "A sala da videochamada ainda não está pronta. Tente de novo dentro de momentos.",
+      "errMissingContact": "Não há contacto do cidadão para este canal.",
       "errNetwork": "Sem ligação ao servidor. Tente de novo.",
       "errHttp": "O pedido falhou (HTTP {status}).",
       "footerRecording": "A gravação das videochamadas está desativada (proteção de dados). Diga-o ao cidadão no início da chamada."
@@ -139,6 +149,14 @@
       "noAlerts": "No alerts.",
       "alertWaiting": "{name} is waiting.",
       "alertLate": "{name} is late.",
+      "alertCompanionWaiting": "{name} ({role}) is waiting, for the appointment of {citizen}.",
+      "role_interpreter": "interpreter",
+      "role_representative": "representative",
+      "companion": "companion",
+      "companionLine": "{role}: {name}",
+      "companionWaiting": "waiting",
+      "companionAdmitted": "admitted",
+      "lobbyCompanion": "{name} ({role}, with {citizen})",
       "callPhone": "Call {phone}",
       "dismiss": "Dismiss",
       "dismissAlert": "Dismiss the alert: {text}",
@@ -227,6 +245,8 @@
       "errForbidden": "This appointment is not assigned to you.",
       "errNotFound": "Appointment not found.",
       "errRateLimited": "Too many requests in a row. Wait a moment and try again.",
+      "errRoomNotReady": "The video call room is not ready yet. Try again in a moment.",
+      "errMissingContact": "There is no contact of the citizen for this channel.",
       "errNetwork": "No connection to the server. Try again.",
       "errHttp": "The request failed (HTTP {status}).",
       "footerRecording": "Recording is off for every video call (data protection). Tell the citizen at the start of the call."
@@ -385,6 +405,23 @@
     return t("someone", { id: id });
   }
 
+  function roleText(role) {
+    return has("role_" + role) ? t("role_" + role) : t("companion");
+  }
+
+  function companionsOf(item) {
+    return item && Array.isArray(item.companions) ? item.companions : [];
+  }
+
+  function companionWaiting(item, companion) {
+    return !CLOSED[item.state] && companion.lobby && companion.lobby.enteredAt && !companion.lobby.admittedAt;
+  }
+
+  /** The key of one wait: the booking for the citizen, booking|companion-N for a companion. */
+  function waitKey(id, participant) {
+    return participant && participant !== "citizen" ? id + "|" + participant : id;
+  }
+
   function element(tag, className, text) {
     var node = document.createElement(tag);
     if (className) {
@@ -433,7 +470,9 @@
       not_found: "errNotFound",
       unknown_booking: "errNotFound",
       session_not_found: "errNotFound",
-      rate_limited: "errRateLimited"
+      rate_limited: "errRateLimited",
+      room_not_ready: "errRoomNotReady",
+      missing_contact: "errMissingContact"
     };
     var code = problem && problem.code;
     if (code && known[code]) {
@@ -567,8 +606,22 @@
     beep();
   }
 
-  function alertWaiting(id) {
-    pushAlert("waiting", id, t("alertWaiting", { name: nameOf(id) }), null);
+  function alertWaiting(id, participant) {
+    var companion = null;
+    if (participant && participant !== "citizen") {
+      companion = companionsOf(items[id]).filter(function (c) {
+        return c.id === participant;
+      })[0];
+    }
+    if (participant && participant !== "citizen") {
+      pushAlert("waiting", id, t("alertCompanionWaiting", {
+        name: companion ? companion.name : t("companion"),
+        role: roleText(companion && companion.role),
+        citizen: nameOf(id)
+      }), null);
+    } else {
+      pushAlert("waiting", id, t("alertWaiting", { name: nameOf(id) }), null);
+    }
   }
 
   function alertLate(id, phone) {
@@ -668,6 +721,19 @@
       } else if (NOT_WAITING[item.state] && alertedWaiting[id] && alertedWaiting[id] < startedAt) {
         delete alertedWaiting[id];
       }
+      companionsOf(item).forEach(function (companion) {
+        var key = waitKey(id, companion.id);
+        if (companionWaiting(item, companion)) {
+          if (!alertedWaiting[key]) {
+            alertedWaiting[key] = Date.now();
+            if (agendaLoaded) {
+              toAlert.push(key);
+            }
+          }
+        } else if (alertedWaiting[key] && alertedWaiting[key] < startedAt) {
+          delete alertedWaiting[key];
+        }
+      });
       if (item.state === "late" && !alertedLate[id]) {
         alertedLate[id] = true;
         if (agendaLoaded) {
@@ -680,8 +746,9 @@
     renderRows(list);
     renderLobby();
     renderScriptHeader();
-    toAlert.forEach(function (id) {
-      alertWaiting(id);
+    toAlert.forEach(function (key) {
+      var parts = key.split("|");
+      alertWaiting(parts[0], parts[1]);
     });
     lateToAlert.forEach(function (id) {
       alertLate(id, null);
@@ -773,7 +840,14 @@
     var cells = row.children;
     cells[0].textContent = formatTime(parseTime(item.startsAt)) + "–" + formatTime(parseTime(item.endsAt));
 
-    var signature = [name, citizen.phone || "", citizen.email || ""].join("|");
+    var companions = companionsOf(item);
+    var signature = [name, citizen.phone || "", citizen.email || ""]
+      .concat(
+        companions.map(function (c) {
+          return [c.id, c.role, c.name, companionWaiting(item, c) ? "w" : c.lobby && c.lobby.admittedAt ? "a" : ""].join(":");
+        })
+      )
+      .join("|");
     if (cells[1].getAttribute("data-signature") !== signature) {
       cells[1].setAttribute("data-signature", signature);
       cells[1].textContent = "";
@@ -789,6 +863,15 @@
       if (!citizen.phone && !citizen.email) {
         cells[1].appendChild(element("span", "contact", t("noContact")));
       }
+      companions.forEach(function (c) {
+        var line = t("companionLine", { role: roleText(c.role), name: c.name });
+        if (companionWaiting(item, c)) {
+          line += " — " + t("companionWaiting");
+        } else if (c.lobby && c.lobby.admittedAt) {
+          line += " — " + t("companionAdmitted");
+        }
+        cells[1].appendChild(element("span", "contact companion", line));
+      });
     }
 
     var topic = cells[2];
@@ -870,7 +953,29 @@
       }
       list.appendChild(li);
     });
-    $("lobby-empty").hidden = waiting.length > 0;
+    var companionCount = 0;
+    Object.keys(items).forEach(function (id) {
+      var item = items[id];
+      companionsOf(item).forEach(function (c) {
+        if (!companionWaiting(item, c)) {
+          return;
+        }
+        companionCount += 1;
+        var since = parseTime(c.lobby.enteredAt);
+        var li = element("li");
+        li.setAttribute("data-booking-id", id);
+        li.setAttribute("data-participant", c.id);
+        li.appendChild(element("strong", null, t("lobbyCompanion", { name: c.name, role: roleText(c.role), citizen: nameOf(id) })));
+        if (since !== null) {
+          li.appendChild(document.createTextNode(" — " + t("lobbySince", { time: formatTime(since) }) + " · "));
+          var timer = element("span", "wait-timer", formatClock((Date.now() - since) / 1000));
+          timer.setAttribute("data-since", String(since));
+          li.appendChild(timer);
+        }
+        list.appendChild(li);
+      });
+    });
+    $("lobby-empty").hidden = waiting.length + companionCount > 0;
   }
 
   function tickTimers() {
@@ -1316,7 +1421,7 @@
     var id = data && typeof data.bookingId === "string" ? data.bookingId : null;
     switch (event.type) {
       case "citizen.waiting":
-        onCitizenWaiting(id);
+        onCitizenWaiting(id, typeof data.participant === "string" ? data.participant : null);
         break;
       case "session.late":
         onLate(id, data.phone);
@@ -1342,22 +1447,23 @@
 
   /** Alerts once per wait: a repeated event (replay, re-entry with the code) for a booking
       already waiting says nothing new. */
-  function onCitizenWaiting(id) {
+  function onCitizenWaiting(id, participant) {
     if (!id) {
       scheduleRefresh();
       return;
     }
-    if (alertedWaiting[id]) {
+    var key = waitKey(id, participant);
+    if (alertedWaiting[key]) {
       scheduleRefresh();
       return;
     }
-    alertedWaiting[id] = Date.now();
+    alertedWaiting[key] = Date.now();
     if (items[id]) {
-      alertWaiting(id);
+      alertWaiting(id, participant);
       scheduleRefresh();
     } else {
       refreshAgenda().then(function () {
-        alertWaiting(id);
+        alertWaiting(id, participant);
       });
     }
   }

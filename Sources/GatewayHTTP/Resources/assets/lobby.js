@@ -596,6 +596,10 @@
       joinUrl = safeUrl(body.joinUrl) || joinUrl;
     }
     applyState(body);
+    // A companion's own entry can exist before the session is in progress.
+    if (joinUrl && !TERMINAL[current] && current !== "admitted" && body.state !== "completed") {
+      showAdmitted(joinUrl);
+    }
   }
 
   function applyState(data) {
