@@ -72,6 +72,7 @@
       "fallbackLine": "{channel}: {status} às {time}",
       "noContact": "Sem contacto",
       "btnAdmit": "Admitir",
+      "btnAdmitAll": "Admitir todos",
       "btnMessage": "Mensagem",
       "btnEnd": "Terminar",
       "btnFallbackPhone": "Contactar por telefone",
@@ -194,6 +195,7 @@
       "fallbackLine": "{channel}: {status} at {time}",
       "noContact": "No contact",
       "btnAdmit": "Admit",
+      "btnAdmitAll": "Admit everyone",
       "btnMessage": "Message",
       "btnEnd": "End",
       "btnFallbackPhone": "Contact by phone",
@@ -815,6 +817,7 @@
     var actions = element("td", "actions");
     var buttons = element("div", "buttons");
     buttons.appendChild(actionButton("admit", "btnAdmit"));
+    buttons.appendChild(actionButton("admit-all", "btnAdmitAll"));
     buttons.appendChild(actionButton("message secondary", "btnMessage"));
     buttons.appendChild(actionButton("end secondary", "btnEnd"));
     var phone = actionButton("fallback secondary", "btnFallbackPhone");
@@ -915,7 +918,13 @@
         label.textContent = " " + name;
       }
       var classes = button.classList;
-      if (classes.contains("admit")) {
+      if (classes.contains("admit-all")) {
+        var companionsWaiting = companionsOf(item).some(function (c) {
+          return companionWaiting(item, c);
+        });
+        button.hidden = !companionsWaiting;
+        button.disabled = !companionsWaiting;
+      } else if (classes.contains("admit")) {
         button.disabled = state !== "waiting";
       } else if (classes.contains("message") || classes.contains("end")) {
         button.disabled = !open;
@@ -1003,7 +1012,9 @@
       return;
     }
     var classes = button.classList;
-    if (classes.contains("admit")) {
+    if (classes.contains("admit-all")) {
+      admit(id, { all: true });
+    } else if (classes.contains("admit")) {
       admit(id);
     } else if (classes.contains("message")) {
       openMessage(id, button);
@@ -1016,10 +1027,10 @@
     }
   }
 
-  function admit(id) {
+  function admit(id, body) {
     showError("");
     selectBooking(id, false);
-    api("POST", sessionPath(id, "admit"))
+    api("POST", sessionPath(id, "admit"), body)
       .then(function (response) {
         if (!response.ok) {
           return readProblem(response).then(function (problem) {
