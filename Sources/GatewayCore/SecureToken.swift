@@ -25,6 +25,13 @@ public enum SecureToken {
 }
 
 extension Data {
+    /// Decodes RFC 4648 §5 base64url, with or without padding.
+    public init?(base64URLEncoded text: String) {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        self.init(base64Encoded: base64)
+    }
+
     /// RFC 4648 §5 base64url without padding.
     public func base64URLEncodedString() -> String {
         base64EncodedString()

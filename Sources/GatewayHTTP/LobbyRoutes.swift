@@ -215,16 +215,14 @@ struct LobbyView: Encodable, Sendable {
 enum LobbyTicket {
     static func issue(for session: Session, participant: Participant, sealer: PayloadSealer) throws -> String {
         let expiry = Int(session.booking.endsAt.timeIntervalSince1970) + 4 * 3600
-        return try sealer.seal("\(session.bookingID.rawValue)|\(participant)|\(expiry)")
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let sealed = try sealer.seal("\(session.bookingID.rawValue)|\(participant)|\(expiry)")
+        return Data(base64Encoded: sealed)?.base64URLEncodedString() ?? sealed
     }
 
     /// The participant a valid, unexpired ticket of this session names.
     static func participant(in ticket: String, for session: Session, sealer: PayloadSealer, now: Date) -> Participant? {
-        var base64 = ticket.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let opened = try? sealer.open(base64) else { return nil }
+        guard let data = Data(base64URLEncoded: ticket), let opened = try? sealer.open(data.base64EncodedString())
+        else { return nil }
         let parts = opened.split(separator: "|").map(String.init)
         guard parts.count == 3, let expiry = TimeInterval(parts[2]), parts[0] == session.bookingID.rawValue,
             now.timeIntervalSince1970 < expiry

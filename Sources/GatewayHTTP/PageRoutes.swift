@@ -40,7 +40,7 @@ struct PageRoutes: Sendable {
                 "opensAt": RFC3339.string(from: sessions.policy.joinWindowOpens(for: session.booking)),
                 "startsAt": RFC3339.string(from: session.booking.startsAt),
                 "endsAt": RFC3339.string(from: session.booking.endsAt),
-                "startsAtText": Self.displayTime(session.booking.startsAt, english: language == "en"),
+                "startsAtText": DisplayText.appointmentTime(session.booking.startsAt, english: language == "en"),
                 "helpPhone": dependencies.helpPhone, "service": session.booking.service,
             ])
     }
@@ -56,7 +56,7 @@ struct PageRoutes: Sendable {
             [
                 "lang": language, "title": language == "en" ? "Cancel the video appointment" : "Cancelar o atendimento por videochamada",
                 "token": token, "state": session.state.rawValue,
-                "startsAtText": Self.displayTime(session.booking.startsAt, english: language == "en"),
+                "startsAtText": DisplayText.appointmentTime(session.booking.startsAt, english: language == "en"),
                 "service": session.booking.service, "helpPhone": dependencies.helpPhone,
             ])
     }
@@ -84,7 +84,7 @@ struct PageRoutes: Sendable {
         }
         var html = template
         for (key, value) in values {
-            html = html.replacingOccurrences(of: "{{\(key)}}", with: HTMLText.escaped(value))
+            html = html.replacingOccurrences(of: "{{\(key)}}", with: DisplayText.htmlEscaped(value))
         }
         var headers = Self.securityHeaders
         headers[.contentType] = "text/html; charset=utf-8"
@@ -99,7 +99,7 @@ struct PageRoutes: Sendable {
             <title>\(english ? "Unknown link" : "Ligação desconhecida")</title>
             <link rel="stylesheet" href="/assets/lobby.css"></head>
             <body><main><h1>\(english ? "Unknown link" : "Ligação desconhecida")</h1>
-            <p>\(english ? "Check the link in your e-mail or call" : "Verifique a ligação no seu e-mail ou ligue") \(HTMLText.escaped(dependencies.helpPhone)).</p>
+            <p>\(english ? "Check the link in your e-mail or call" : "Verifique a ligação no seu e-mail ou ligue") \(DisplayText.htmlEscaped(dependencies.helpPhone)).</p>
             </main></body></html>
             """
         var headers = Self.securityHeaders
@@ -115,13 +115,6 @@ struct PageRoutes: Sendable {
         return accepted.hasPrefix("en") ? "en" : "pt-PT"
     }
 
-    static func displayTime(_ date: Date, english: Bool) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: english ? "en_GB" : "pt_PT")
-        formatter.timeZone = TimeZone(identifier: "Europe/Lisbon")
-        formatter.dateFormat = english ? "EEEE, d MMMM yyyy, HH:mm" : "EEEE, d 'de' MMMM 'de' yyyy, HH:mm"
-        return formatter.string(from: date)
-    }
 }
 
 /// The page templates and static assets shipped as resources.
@@ -151,13 +144,5 @@ enum Assets {
         case "png": "image/png"
         default: "application/octet-stream"
         }
-    }
-}
-
-enum HTMLText {
-    static func escaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-            .replacingOccurrences(of: "'", with: "&#39;")
     }
 }

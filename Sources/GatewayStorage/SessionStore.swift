@@ -81,9 +81,7 @@ public struct SessionCursor: Sendable, Equatable {
     }
 
     public init?(token: String) {
-        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else {
+        guard let data = Data(base64URLEncoded: token), let text = String(data: data, encoding: .utf8) else {
             return nil
         }
         let parts = text.split(separator: "|", maxSplits: 1).map(String.init)

@@ -68,11 +68,11 @@ public struct GatewayNotifier: Notifier {
             let type = "callback.requested"
             let event = WebhookEvent(
                 id: SignedWebhookSender.eventID(bookingID: session.bookingID, type: type, generation: session.generation),
-                type: type, occurredAt: Self.rfc3339(clock.now), bookingId: session.bookingID.rawValue,
+                type: type, occurredAt: RFC3339.string(from: clock.now), bookingId: session.bookingID.rawValue,
                 data: CallbackTask(
                     reason: "late", phone: phone, locale: session.booking.citizen.locale, service: session.booking.service,
-                    attendantId: session.booking.attendantID, startsAt: Self.rfc3339(session.booking.startsAt),
-                    endsAt: Self.rfc3339(session.booking.endsAt)))
+                    attendantId: session.booking.attendantID, startsAt: RFC3339.string(from: session.booking.startsAt),
+                    endsAt: RFC3339.string(from: session.booking.endsAt)))
             try await webhooks.post(event, to: url)
             logger.info("contact-centre callback requested", metadata: ["booking.id": "\(session.bookingID)"])
         }
@@ -85,10 +85,10 @@ public struct GatewayNotifier: Notifier {
         }
         let envelope = WebhookEvent(
             id: SignedWebhookSender.eventID(bookingID: session.bookingID, type: event.rawValue, generation: session.generation),
-            type: event.rawValue, occurredAt: Self.rfc3339(session.updatedAt), bookingId: session.bookingID.rawValue,
+            type: event.rawValue, occurredAt: RFC3339.string(from: session.updatedAt), bookingId: session.bookingID.rawValue,
             data: SchedulerEventData(
                 state: session.state.rawValue, generation: session.generation,
-                startsAt: Self.rfc3339(session.booking.startsAt), endsAt: Self.rfc3339(session.booking.endsAt),
+                startsAt: RFC3339.string(from: session.booking.startsAt), endsAt: RFC3339.string(from: session.booking.endsAt),
                 outcome: session.outcome?.rawValue, roomStatus: session.room.status.rawValue,
                 roomErrorCode: session.room.errorCode))
         try await webhooks.post(envelope, to: url)
@@ -118,12 +118,6 @@ public struct GatewayNotifier: Notifier {
             session: session, joinURL: "\(publicBaseURL)/join/\(session.access.joinToken)",
             cancelURL: "\(publicBaseURL)/cancel/\(session.access.cancelToken)", helpPhone: helpPhone,
             validationCode: validationCode)
-    }
-
-    static func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
     }
 }
 

@@ -37,8 +37,8 @@ public enum MailTemplates {
         let english = context.session.booking.citizen.locale.hasPrefix("en")
         let strings = english ? Strings.english : Strings.portuguese
         let booking = context.session.booking
-        let when = formatted(booking.startsAt, english: english)
-        let time = formattedTime(booking.startsAt, english: english)
+        let when = DisplayText.appointmentTime(booking.startsAt, english: english)
+        let time = DisplayText.clockTime(booking.startsAt, english: english)
         let name = booking.citizen.name
 
         var paragraphs: [Paragraph] = []
@@ -137,42 +137,21 @@ public enum MailTemplates {
     private static func html(_ paragraphs: [Paragraph], language: String, title: String) -> String {
         let body = paragraphs.map { paragraph -> String in
             switch paragraph {
-            case .text(let text): "<p>\(escaped(text))</p>"
-            case .emphasis(let text): "<p><strong>\(escaped(text))</strong></p>"
-            case .link(let label, let url): "<p><a href=\"\(escaped(url))\">\(escaped(label))</a></p>"
-            case .list(let items): "<ul>" + items.map { "<li>\(escaped($0))</li>" }.joined() + "</ul>"
+            case .text(let text): "<p>\(DisplayText.htmlEscaped(text))</p>"
+            case .emphasis(let text): "<p><strong>\(DisplayText.htmlEscaped(text))</strong></p>"
+            case .link(let label, let url): "<p><a href=\"\(DisplayText.htmlEscaped(url))\">\(DisplayText.htmlEscaped(label))</a></p>"
+            case .list(let items): "<ul>" + items.map { "<li>\(DisplayText.htmlEscaped($0))</li>" }.joined() + "</ul>"
             }
         }.joined(separator: "\n")
         return """
             <!doctype html>
-            <html lang="\(language)"><head><meta charset="utf-8"><title>\(escaped(title))</title></head>
+            <html lang="\(language)"><head><meta charset="utf-8"><title>\(DisplayText.htmlEscaped(title))</title></head>
             <body>
             \(body)
             </body></html>
             """
     }
 
-    static func escaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-            .replacingOccurrences(of: "'", with: "&#39;")
-    }
-
-    static func formatted(_ date: Date, english: Bool) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: english ? "en_GB" : "pt_PT")
-        formatter.timeZone = TimeZone(identifier: "Europe/Lisbon")
-        formatter.dateFormat = english ? "EEEE, d MMMM yyyy 'at' HH:mm" : "EEEE, d 'de' MMMM 'de' yyyy, 'às' HH:mm"
-        return formatter.string(from: date)
-    }
-
-    static func formattedTime(_ date: Date, english: Bool) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: english ? "en_GB" : "pt_PT")
-        formatter.timeZone = TimeZone(identifier: "Europe/Lisbon")
-        formatter.dateFormat = "HH:mm"
-        return formatter.string(from: date)
-    }
 
     private static func icsDate(_ date: Date) -> String {
         let formatter = DateFormatter()

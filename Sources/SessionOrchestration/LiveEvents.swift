@@ -138,7 +138,7 @@ public struct LiveEventPublisher: Sendable {
         case .waiting:
             bus.publish(
                 "citizen.waiting", to: .attendants, about: session,
-                data: ["bookingId": id, "enteredAt": LiveValue(session.lobby.enteredAt.map(Self.rfc3339))])
+                data: ["bookingId": id, "enteredAt": LiveValue(session.lobby.enteredAt.map(RFC3339.string(from:)))])
         case .late:
             bus.publish(
                 "session.late", to: .attendants, about: session,
@@ -174,7 +174,7 @@ public struct LiveEventPublisher: Sendable {
                 "citizen.waiting", to: .attendants, about: session,
                 data: [
                     "bookingId": id, "participant": .string(companion.id),
-                    "enteredAt": LiveValue(companion.enteredAt.map(Self.rfc3339)),
+                    "enteredAt": LiveValue(companion.enteredAt.map(RFC3339.string(from:))),
                 ])
         }
     }
@@ -182,17 +182,11 @@ public struct LiveEventPublisher: Sendable {
     func publishMessage(_ message: LobbyMessage, in session: Session) {
         bus.publish(
             "message", to: .citizen, about: session,
-            data: ["id": .string(message.id), "text": .string(message.text), "at": .string(Self.rfc3339(message.at))])
+            data: ["id": .string(message.id), "text": .string(message.text), "at": .string(RFC3339.string(from: message.at))])
     }
 
     /// The citizen's `state` event data for `session`.
     public static func citizenState(_ session: Session) -> [String: LiveValue] {
-        ["state": .string(session.state.rawValue), "enteredAt": LiveValue(session.lobby.enteredAt.map(rfc3339))]
-    }
-
-    static func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        ["state": .string(session.state.rawValue), "enteredAt": LiveValue(session.lobby.enteredAt.map(RFC3339.string(from:)))]
     }
 }
