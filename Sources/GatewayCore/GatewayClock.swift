@@ -30,3 +30,17 @@ public final class ManualClock: GatewayClock {
         current.withLock { $0 = $0 + duration }
     }
 }
+
+/// The wall clock, which a test run can freeze at a chosen instant (provider states of contract tests).
+public final class FreezableClock: GatewayClock {
+    private let frozen = Mutex<Date?>(nil)
+
+    public init() {}
+
+    public var now: Date { frozen.withLock { $0 } ?? Date() }
+
+    /// Freezes the clock at `date`, or lets it run again with `nil`.
+    public func freeze(at date: Date?) {
+        frozen.withLock { $0 = date }
+    }
+}

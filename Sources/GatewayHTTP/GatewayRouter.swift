@@ -22,6 +22,8 @@ public struct GatewayHTTPDependencies: Sendable {
     public let heartbeat: Duration
     let rateLimiter = RateLimiter()
     public let lobbyLimits: LobbyLimits
+    /// Set only for contract tests: enables `POST /_test/provider-states` with this clock.
+    public let providerStatesClock: FreezableClock?
 
     /// Code attempts allowed per minute.
     public struct LobbyLimits: Sendable {
@@ -37,9 +39,11 @@ public struct GatewayHTTPDependencies: Sendable {
     public init(
         sessions: SessionService, publicBaseURL: String, schedulerKeys: [String], defaultProvider: String,
         metrics: PrometheusCollectorRegistry, attendants: AttendantTokenVerifier, helpPhone: String = "300 502 502",
-        heartbeat: Duration = .seconds(15), lobbyLimits: LobbyLimits = LobbyLimits()
+        heartbeat: Duration = .seconds(15), lobbyLimits: LobbyLimits = LobbyLimits(),
+        providerStatesClock: FreezableClock? = nil
     ) {
         self.lobbyLimits = lobbyLimits
+        self.providerStatesClock = providerStatesClock
         self.attendants = attendants
         self.helpPhone = helpPhone
         self.heartbeat = heartbeat
@@ -62,6 +66,9 @@ public func buildGatewayRouter(_ dependencies: GatewayHTTPDependencies) -> Route
     LobbyRoutes(dependencies: dependencies).add(to: router.group("v1/lobby"))
     AttendantRoutes(dependencies: dependencies).add(to: router)
     PageRoutes(dependencies: dependencies).add(to: router)
+    if let clock = dependencies.providerStatesClock {
+        ProviderStateRoutes(dependencies: dependencies, clock: clock).add(to: router)
+    }
     return router
 }
 

@@ -41,6 +41,8 @@ public struct GatewayConfiguration: Sendable {
     /// Lobby code attempts allowed per minute from one address, and for one link.
     public var lobbyAttemptsPerAddress: Int
     public var lobbyAttemptsPerLink: Int
+    /// Contract tests only: enables `POST /_test/provider-states` (loopback addresses only).
+    public var testProviderStates: Bool
     /// Seals invitation codes in the outbox (base64, 32 bytes).
     public var outboxKey: String?
     /// How long a claimed job stays with its worker before another may take it over.
@@ -72,6 +74,7 @@ public struct GatewayConfiguration: Sendable {
         helpPhone = reader.string(forKey: "help.phone", default: "300 502 502")
         outboxKey = reader.string(forKey: "outbox.key", isSecret: true)
         attendantJWKSFile = reader.string(forKey: "attendant.jwks.file")
+        testProviderStates = reader.bool(forKey: "test.provider.states", default: false)
         attendantJWTAudience = reader.string(forKey: "attendant.jwt.audience")
         sseHeartbeat = .seconds(max(1, reader.int(forKey: "sse.heartbeat.seconds", default: 15)))
         lobbyAttemptsPerAddress = max(1, reader.int(forKey: "lobby.attempts.per.address", default: 30))
@@ -122,6 +125,9 @@ public struct GatewayConfiguration: Sendable {
         }
         for (name, value) in [("SMTP_URL", smtpURL), ("CONTACT_CENTER_WEBHOOK_URL", contactCenterWebhookURL), ("SCHEDULER_CALLBACK_URL", schedulerCallbackURL)] {
             if let value, URL(string: value)?.scheme == nil { errors.append("\(name) must be an absolute URL") }
+        }
+        if testProviderStates && !["127.0.0.1", "::1", "localhost"].contains(httpHost) {
+            errors.append("TEST_PROVIDER_STATES needs HTTP_HOST on loopback (127.0.0.1, ::1 or localhost)")
         }
         if !(1...65535).contains(httpPort) { errors.append("HTTP_PORT must be between 1 and 65535") }
         if URL(string: resolvedPublicBaseURL)?.scheme == nil { errors.append("PUBLIC_BASE_URL must be an absolute URL") }

@@ -48,8 +48,13 @@ public final class GatewayRuntime: Sendable {
     /// Opens and migrates the store and builds every part; nothing listens until `run`.
     /// The configuration must carry the scheduler keys (see `GeneratedCredentials`).
     public static func make(
-        configuration: GatewayConfiguration, clock: any GatewayClock = SystemClock(), logger: Logger
+        configuration: GatewayConfiguration, clock givenClock: (any GatewayClock)? = nil, logger: Logger
     ) async throws -> GatewayRuntime {
+        let freezableClock = configuration.testProviderStates ? FreezableClock() : nil
+        let clock: any GatewayClock = givenClock ?? freezableClock ?? SystemClock()
+        if configuration.testProviderStates {
+            logger.warning("TEST_PROVIDER_STATES is on: POST /_test/provider-states can change data; never in production")
+        }
         let problems = configuration.validationErrors()
         guard problems.isEmpty else { throw GatewayStartupError(problems.joined(separator: "; ")) }
         let registry = metricsRegistry
@@ -103,7 +108,8 @@ public final class GatewayRuntime: Sendable {
                 metrics: registry, attendants: verifier, helpPhone: configuration.helpPhone,
                 heartbeat: configuration.sseHeartbeat,
                 lobbyLimits: .init(
-                    perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink)))
+                    perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink),
+                providerStatesClock: freezableClock))
         services.append(
             Application(
                 router: router,

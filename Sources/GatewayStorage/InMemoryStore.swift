@@ -92,6 +92,14 @@ public final class InMemoryStore: GatewayStore {
         state.withLock { $0.audit.filter { $0.bookingID == bookingID } }
     }
 
+    public func removeSession(_ bookingID: BookingID) async throws {
+        state.withLock { state in
+            state.sessions[bookingID] = nil
+            state.audit.removeAll { $0.bookingID == bookingID }
+            state.jobs = state.jobs.filter { $0.value.bookingID != bookingID }
+        }
+    }
+
     public func claimDueJobs(at now: Date, limit: Int, leaseUntil: Date) async throws -> [Job] {
         state.withLock { state in
             let due = state.jobs.values

@@ -192,6 +192,14 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    public func removeSession(_ bookingID: BookingID) async throws {
+        _ = try await transaction { connection in
+            for table in ["sessions", "jobs", "audit_events", "participant_tokens"] {
+                _ = try await connection.query("DELETE FROM \(table) WHERE booking_id = ?", [.text(bookingID.rawValue)])
+            }
+        }
+    }
+
     // MARK: JobStore
 
     public func claimDueJobs(at now: Date, limit: Int, leaseUntil: Date) async throws -> [Job] {

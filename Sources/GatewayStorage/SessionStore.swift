@@ -110,6 +110,8 @@ public protocol SessionStore: Sendable {
     @discardableResult
     func apply(_ change: SessionChange) async throws -> StoredSession
     func auditTrail(for bookingID: BookingID) async throws -> [AuditRecord]
+    /// Removes a session with its jobs, audit records and links (contract tests' provider states).
+    func removeSession(_ bookingID: BookingID) async throws
 }
 
 /// Durable work: claimed with a lease so that a crashed worker's jobs are picked up again.

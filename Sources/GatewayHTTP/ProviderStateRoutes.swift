@@ -1,0 +1,104 @@
+import Foundation
+import GatewayCore
+import GatewayStorage
+import Hummingbird
+import MeetingProviders
+import SessionOrchestration
+
+/// `POST /_test/provider-states`: sets up the named state of a contract interaction — the clock and the
+/// sessions it needs. Registered only when the gateway runs with `TEST_PROVIDER_STATES=true` on a
+/// loopback address; otherwise the route does not exist.
+struct ProviderStateRoutes: Sendable {
+    let dependencies: GatewayHTTPDependencies
+    let clock: FreezableClock
+
+    private var sessions: SessionService { dependencies.sessions }
+
+    func add(to router: Router<GatewayRequestContext>) {
+        router.post("_test/provider-states", use: setUp)
+    }
+
+    /// The body the pact verifier sends: `{"state": …, "params": {…}, "action": "setup" | "teardown"}`.
+    struct StateChange: Decodable {
+        let state: String?
+        let params: Params?
+        let action: String?
+    }
+
+    /// `now` freezes the clock; `session` creates (or replaces) one session; `absent` removes one.
+    struct Params: Decodable {
+        let now: String?
+        let session: SeedSession?
+        let absent: String?
+    }
+
+    struct SeedSession: Decodable {
+        let bookingId: String
+        let state: String?
+        let service: String?
+        let startsAt: String?
+        let endsAt: String?
+        let attendantId: String?
+        let joinToken: String?
+        let cancelToken: String?
+        let code: String?
+        let roomReady: Bool?
+        let phone: String?
+    }
+
+    @Sendable func setUp(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let change = try await request.jsonBody(StateChange.self, context: context)
+        guard change.action != "teardown" else { return try JSONResponse.make(["state": change.state ?? ""]) }
+        let params = change.params
+        if let now = params?.now {
+            guard let date = RFC3339.date(from: now) else {
+                throw Problem.validationFailed([.init(field: "params.now", message: "must be an RFC 3339 date-time")])
+            }
+            clock.freeze(at: date)
+        }
+        if let absent = params?.absent.flatMap(BookingID.init) {
+            try await sessions.store.removeSession(absent)
+        }
+        if let seed = params?.session {
+            try await seedSession(seed)
+        }
+        context.logger.info("provider state set up", metadata: ["state": "\(change.state ?? "")"])
+        return try JSONResponse.make(["state": change.state ?? ""])
+    }
+
+    private func seedSession(_ seed: SeedSession) async throws {
+        guard let bookingID = BookingID(seed.bookingId) else { throw Problem.invalidBookingID }
+        let now = clock.now
+        let startsAt = seed.startsAt.flatMap(RFC3339.date(from:)) ?? now + .seconds(600)
+        let endsAt = seed.endsAt.flatMap(RFC3339.date(from:)) ?? startsAt + .seconds(1800)
+        let booking = Booking(
+            service: seed.service ?? "prestacoes-familiares", startsAt: startsAt, endsAt: endsAt,
+            provider: dependencies.defaultProvider, attendantID: seed.attendantId ?? "a-17",
+            topic: Topic(theme: "Prestações", subtheme: "Abono de família", reason: "Pedido de informação"),
+            citizen: Citizen(name: "Maria Sousa", email: "maria@example.pt", phone: seed.phone ?? "+351912345678"),
+            notifyCitizen: false)
+        var access = AccessCredentials.issue().0
+        if let token = seed.joinToken { access.joinToken = token }
+        if let token = seed.cancelToken { access.cancelToken = token }
+        if let code = seed.code { access.codeHash = AccessCodeHash(hashing: code) }
+        var session = Session(bookingID: bookingID, booking: booking, access: access, createdAt: now)
+        session.state = seed.state.flatMap(SessionState.init(rawValue:)) ?? .scheduled
+        if seed.roomReady ?? true, let provider = sessions.providers.provider(named: booking.provider) {
+            let room = try await provider.createOrGetRoom(for: RoomSpec(session: session, policy: sessions.policy))
+            session.room = Room(status: .ready, recording: .disabled, providerRoomID: room.providerRoomID, url: room.url)
+        }
+        switch session.state {
+        case .waiting:
+            session.lobby.enteredAt = now
+        case .inProgress:
+            session.lobby.enteredAt = now
+            session.lobby.admittedAt = now
+        case .completed:
+            session.outcome = .resolved
+        default:
+            break
+        }
+        try await sessions.store.removeSession(bookingID)
+        try await sessions.store.apply(SessionChange(session: session, expectedVersion: nil))
+    }
+}
