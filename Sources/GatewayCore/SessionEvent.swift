@@ -26,6 +26,8 @@ public enum SessionEvent: Sendable, Equatable {
     case fallbackFailed(FallbackChannel, reason: String, isFinal: Bool)
     /// The retention period ended: erase the citizen's personal data.
     case personalDataExpired
+    /// The provider reported that a recording started: the room is ended (recording must stay off).
+    case recordingStarted
 
     /// A short stable name for audit records and logs.
     public var name: String {
@@ -47,6 +49,7 @@ public enum SessionEvent: Sendable, Equatable {
         case .fallbackSent: "fallback_sent"
         case .fallbackFailed: "fallback_failed"
         case .personalDataExpired: "personal_data_expired"
+        case .recordingStarted: "recording_started"
         }
     }
 }

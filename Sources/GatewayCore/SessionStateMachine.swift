@@ -223,6 +223,9 @@ public struct SessionStateMachine: Sendable {
                 if isFinal { next.fallbacks[index].status = .failed }
             }
 
+        case .recordingStarted:
+            if session.room.status == .ready { actions = [.endRoom] }
+
         case .personalDataExpired:
             if next.personalDataErasedAt == nil {
                 next.booking.citizen = Citizen(name: "", email: nil, phone: nil, locale: session.booking.citizen.locale)

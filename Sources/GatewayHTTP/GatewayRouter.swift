@@ -22,6 +22,8 @@ public struct GatewayHTTPDependencies: Sendable {
     public let heartbeat: Duration
     let rateLimiter = RateLimiter()
     public let lobbyLimits: LobbyLimits
+    /// The secrets that authenticate provider webhooks.
+    public let webhookSecrets: WebhookSecrets
     /// Set only for contract tests: enables `POST /_test/provider-states` with this clock.
     public let providerStatesClock: FreezableClock?
 
@@ -40,8 +42,9 @@ public struct GatewayHTTPDependencies: Sendable {
         sessions: SessionService, publicBaseURL: String, schedulerKeys: [String], defaultProvider: String,
         metrics: PrometheusCollectorRegistry, attendants: AttendantTokenVerifier, helpPhone: String = "300 502 502",
         heartbeat: Duration = .seconds(15), lobbyLimits: LobbyLimits = LobbyLimits(),
-        providerStatesClock: FreezableClock? = nil
+        providerStatesClock: FreezableClock? = nil, webhookSecrets: WebhookSecrets = WebhookSecrets()
     ) {
+        self.webhookSecrets = webhookSecrets
         self.lobbyLimits = lobbyLimits
         self.providerStatesClock = providerStatesClock
         self.attendants = attendants
@@ -66,6 +69,7 @@ public func buildGatewayRouter(_ dependencies: GatewayHTTPDependencies) -> Route
     LobbyRoutes(dependencies: dependencies).add(to: router.group("v1/lobby"))
     AttendantRoutes(dependencies: dependencies).add(to: router)
     PageRoutes(dependencies: dependencies).add(to: router)
+    WebhookRoutes(dependencies: dependencies).add(to: router)
     if let clock = dependencies.providerStatesClock {
         ProviderStateRoutes(dependencies: dependencies, clock: clock).add(to: router)
     }

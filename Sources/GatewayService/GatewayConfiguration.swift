@@ -41,6 +41,14 @@ public struct GatewayConfiguration: Sendable {
     /// Lobby code attempts allowed per minute from one address, and for one link.
     public var lobbyAttemptsPerAddress: Int
     public var lobbyAttemptsPerLink: Int
+    /// Webhook secrets: Daily's `hmac` (base64), Zoom's secret token, BigBlueButton's shared secret and
+    /// checksum algorithm and callback URL, and the `clientState` of Graph subscriptions.
+    public var dailyWebhookSecret: String?
+    public var zoomWebhookSecret: String?
+    public var bbbSecret: String?
+    public var bbbWebhookChecksum: String
+    public var bbbWebhookCallbackURL: String?
+    public var graphClientState: String?
     /// Contract tests only: enables `POST /_test/provider-states` (loopback addresses only).
     public var testProviderStates: Bool
     /// Seals invitation codes in the outbox (base64, 32 bytes).
@@ -75,6 +83,12 @@ public struct GatewayConfiguration: Sendable {
         outboxKey = reader.string(forKey: "outbox.key", isSecret: true)
         attendantJWKSFile = reader.string(forKey: "attendant.jwks.file")
         testProviderStates = reader.bool(forKey: "test.provider.states", default: false)
+        dailyWebhookSecret = reader.string(forKey: "daily.webhook.secret", isSecret: true)
+        zoomWebhookSecret = reader.string(forKey: "zoom.webhook.secret", isSecret: true)
+        bbbSecret = reader.string(forKey: "bbb.secret", isSecret: true)
+        bbbWebhookChecksum = reader.string(forKey: "bbb.webhook.checksum", default: "sha1")
+        bbbWebhookCallbackURL = reader.string(forKey: "bbb.webhook.callback.url")
+        graphClientState = reader.string(forKey: "graph.client.state", isSecret: true)
         attendantJWTAudience = reader.string(forKey: "attendant.jwt.audience")
         sseHeartbeat = .seconds(max(1, reader.int(forKey: "sse.heartbeat.seconds", default: 15)))
         lobbyAttemptsPerAddress = max(1, reader.int(forKey: "lobby.attempts.per.address", default: 30))

@@ -109,7 +109,7 @@ public final class GatewayRuntime: Sendable {
                 heartbeat: configuration.sseHeartbeat,
                 lobbyLimits: .init(
                     perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink),
-                providerStatesClock: freezableClock))
+                providerStatesClock: freezableClock, webhookSecrets: webhookSecrets(configuration)))
         services.append(
             Application(
                 router: router,
@@ -123,6 +123,18 @@ public final class GatewayRuntime: Sendable {
         return GatewayRuntime(
             configuration: configuration, store: store, sessions: sessions, worker: worker, simulator: simulator,
             simulatorPort: simulatorPort, services: services, logger: logger)
+    }
+
+    static func webhookSecrets(_ configuration: GatewayConfiguration) -> WebhookSecrets {
+        WebhookSecrets(
+            daily: configuration.dailyWebhookSecret, zoom: configuration.zoomWebhookSecret,
+            bigBlueButton: configuration.bbbSecret.map {
+                (
+                    $0, configuration.bbbWebhookChecksum,
+                    configuration.bbbWebhookCallbackURL ?? configuration.resolvedPublicBaseURL + "/v1/webhooks/bigbluebutton"
+                )
+            },
+            graphClientState: configuration.graphClientState)
     }
 
     /// The notification channels the configuration names; the others report `not_configured`.

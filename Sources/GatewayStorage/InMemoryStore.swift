@@ -10,6 +10,7 @@ public final class InMemoryStore: GatewayStore {
         var jobs: [Int64: Job] = [:]
         var leases: [Int64: Date] = [:]
         var nextJobID: Int64 = 1
+        var webhookReceipts: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -90,6 +91,14 @@ public final class InMemoryStore: GatewayStore {
 
     public func auditTrail(for bookingID: BookingID) async throws -> [AuditRecord] {
         state.withLock { $0.audit.filter { $0.bookingID == bookingID } }
+    }
+
+    public func session(providerRoomID: String) async throws -> StoredSession? {
+        state.withLock { state in state.sessions.values.first { $0.session.room.providerRoomID == providerRoomID } }
+    }
+
+    public func recordWebhookReceipt(provider: String, eventID: String, at date: Date) async throws -> Bool {
+        state.withLock { $0.webhookReceipts.insert("\(provider)|\(eventID)").inserted }
     }
 
     public func removeSession(_ bookingID: BookingID) async throws {

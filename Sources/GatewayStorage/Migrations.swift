@@ -67,6 +67,22 @@ enum Migrations {
                 "CREATE INDEX participant_tokens_by_booking ON participant_tokens (booking_id)",
             ]
         ),
+        Migration(
+            version: 4,
+            statements: [
+                // Find a session from a provider's webhook, and receive each webhook event once.
+                "ALTER TABLE sessions ADD COLUMN provider_room_id TEXT",
+                "CREATE INDEX sessions_by_provider_room ON sessions (provider_room_id)",
+                """
+                CREATE TABLE webhook_receipts (
+                    provider TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    received_at BIGINT NOT NULL,
+                    PRIMARY KEY (provider, event_id)
+                )
+                """,
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.map(\.version).max() ?? 0 }

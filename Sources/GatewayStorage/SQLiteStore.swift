@@ -104,14 +104,15 @@ public final class SQLiteStore: GatewayStore {
                 _ = try await connection.query(
                     """
                     UPDATE sessions SET state = ?, service = ?, starts_at = ?, join_token = ?, cancel_token = ?,
-                        version = ?, data = ?
+                        version = ?, data = ?, provider_room_id = ?
                     WHERE booking_id = ? AND version = ?
                     """,
                     [
                         .text(session.state.rawValue), .text(session.booking.service),
                         .integer(Int(session.booking.startsAt.millisecondsSince1970)),
                         .text(session.access.joinToken), .text(session.access.cancelToken), .integer(version),
-                        .text(data), .text(id), .integer(expected),
+                        .text(data), session.room.providerRoomID.map { .text($0) } ?? .null, .text(id),
+                        .integer(expected),
                     ])
                 let changed = try await connection.query("SELECT changes() AS n")
                 guard changed.first?.column("n")?.integer == 1 else {
@@ -124,13 +125,15 @@ public final class SQLiteStore: GatewayStore {
                 guard existing.isEmpty else { throw StoreError.alreadyExists(session.bookingID) }
                 _ = try await connection.query(
                     """
-                    INSERT INTO sessions (booking_id, state, service, starts_at, join_token, cancel_token, version, data)
-                    VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+                    INSERT INTO sessions (booking_id, state, service, starts_at, join_token, cancel_token, version, data,
+                        provider_room_id)
+                    VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
                     """,
                     [
                         .text(id), .text(session.state.rawValue), .text(session.booking.service),
                         .integer(Int(session.booking.startsAt.millisecondsSince1970)),
                         .text(session.access.joinToken), .text(session.access.cancelToken), .text(data),
+                        session.room.providerRoomID.map { .text($0) } ?? .null,
                     ])
             }
             _ = try await connection.query("DELETE FROM participant_tokens WHERE booking_id = ?", [.text(id)])
@@ -189,6 +192,20 @@ public final class SQLiteStore: GatewayStore {
                 event: row.column("event")?.string ?? "",
                 fromState: row.column("from_state")?.string.flatMap(SessionState.init(rawValue:)),
                 toState: SessionState(rawValue: row.column("to_state")?.string ?? "") ?? .scheduled)
+        }
+    }
+
+    public func session(providerRoomID: String) async throws -> StoredSession? {
+        try await query("SELECT data, version FROM sessions WHERE provider_room_id = ?", [.text(providerRoomID)])
+            .first.map(decodeSession)
+    }
+
+    public func recordWebhookReceipt(provider: String, eventID: String, at date: Date) async throws -> Bool {
+        try await transaction { connection in
+            _ = try await connection.query(
+                "INSERT INTO webhook_receipts (provider, event_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [.text(provider), .text(eventID), .integer(Int(date.millisecondsSince1970))])
+            return try await connection.query("SELECT changes() AS n").first?.column("n")?.integer == 1
         }
     }
 

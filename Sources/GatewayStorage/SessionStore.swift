@@ -105,6 +105,8 @@ public protocol SessionStore: Sendable {
     func session(for bookingID: BookingID) async throws -> StoredSession?
     func session(joinToken: String) async throws -> StoredSession?
     func session(cancelToken: String) async throws -> StoredSession?
+    /// The session whose provider room has this id (a Daily room name, a Zoom meeting id…).
+    func session(providerRoomID: String) async throws -> StoredSession?
     func sessions(matching query: SessionQuery) async throws -> [StoredSession]
     /// Applies `change` atomically and returns the stored result.
     @discardableResult
@@ -124,6 +126,12 @@ public protocol JobStore: Sendable {
     func nextDueDate() async throws -> Date?
 }
 
+/// Remembers which provider webhook events were received, so that each is acted on once.
+public protocol WebhookReceiptStore: Sendable {
+    /// Records the event; `false` when it was already recorded (a redelivery).
+    func recordWebhookReceipt(provider: String, eventID: String, at date: Date) async throws -> Bool
+}
+
 /// Schema management and health.
 public protocol StoreMaintenance: Sendable {
     /// Applies every migration not yet applied; returns the versions applied now.
@@ -135,7 +143,7 @@ public protocol StoreMaintenance: Sendable {
 }
 
 /// A store the gateway can run on.
-public typealias GatewayStore = SessionStore & JobStore & StoreMaintenance
+public typealias GatewayStore = SessionStore & JobStore & WebhookReceiptStore & StoreMaintenance
 
 extension Date {
     public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }

@@ -239,7 +239,7 @@ struct SQLiteStoreTests {
             .appendingPathComponent("gateway-test-\(UUID().uuidString)/nested/gateway.sqlite").path
         let store = try await SQLiteStore.open(path: path, logger: Logger(label: "test"))
         #expect(await !store.isReady())
-        #expect(try await store.migrate() == [1, 2, 3])
+        #expect(try await store.migrate() == [1, 2, 3, 4])
         #expect(await store.isReady())
         let session = Fixture.session("B-1")
         try await store.apply(SessionChange(session: session, expectedVersion: nil))

@@ -1,0 +1,320 @@
+import Crypto
+import Foundation
+import GatewayCore
+import Hummingbird
+import SessionOrchestration
+
+/// The secrets that authenticate each provider's webhooks; a provider without one has no webhook.
+public struct WebhookSecrets: Sendable {
+    /// Daily's webhook `hmac`, base64 as Daily gives it.
+    public var daily: String?
+    /// Zoom's secret token.
+    public var zoom: String?
+    /// BigBlueButton's shared secret, the checksum algorithm (`sha1`, `sha256`, `sha512`) and the
+    /// callback URL the hooks were registered with.
+    public var bigBlueButton: (secret: String, algorithm: String, callbackURL: String)?
+    /// The `clientState` of the gateway's Microsoft Graph subscriptions.
+    public var graphClientState: String?
+    /// How old a signed event may be.
+    public var tolerance: TimeInterval = 300
+
+    public init(
+        daily: String? = nil, zoom: String? = nil,
+        bigBlueButton: (secret: String, algorithm: String, callbackURL: String)? = nil, graphClientState: String? = nil
+    ) {
+        self.daily = daily
+        self.zoom = zoom
+        self.bigBlueButton = bigBlueButton
+        self.graphClientState = graphClientState
+    }
+}
+
+/// `POST /v1/webhooks/{provider}`: each event is verified on its raw bytes before it is parsed (401
+/// otherwise, or when its timestamp is more than 5 minutes off), received once (deduplicated by event
+/// id), and answered at once; a recording that started ends the room.
+struct WebhookRoutes: Sendable {
+    let dependencies: GatewayHTTPDependencies
+
+    private var sessions: SessionService { dependencies.sessions }
+    private var secrets: WebhookSecrets { dependencies.webhookSecrets }
+
+    func add(to router: Router<GatewayRequestContext>) {
+        router.post("v1/webhooks/{provider}", use: receive)
+    }
+
+    /// What a verified event means for the gateway.
+    enum Meaning: Equatable {
+        case recordingStarted
+        case participantJoined
+        case participantLeft
+        case meetingEnded
+        case other(String)
+    }
+
+    struct Event {
+        let id: String
+        let meaning: Meaning
+        let roomID: String?
+        let bookingID: BookingID?
+    }
+
+    @Sendable func receive(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let provider = context.parameters.get("provider") ?? ""
+        let raw = Data(buffer: try await request.body.collect(upTo: context.maxUploadSize))
+        let event: Event
+        switch provider {
+        case "daily":
+            guard let secret = secrets.daily else { throw Self.unknownProvider }
+            try verifyDaily(request, raw, secret: secret)
+            event = try DailyWebhook.parse(raw)
+        case "zoom":
+            guard let secret = secrets.zoom else { throw Self.unknownProvider }
+            try verifyZoom(request, raw, secret: secret)
+            if let challenge = try? JSONDecoder().decode(ZoomWebhook.Validation.self, from: raw),
+                challenge.event == "endpoint.url_validation"
+            {
+                return try JSONResponse.make(
+                    ["plainToken": challenge.payload.plainToken,
+                     "encryptedToken": Self.hexHMAC(key: Data(secret.utf8), Data(challenge.payload.plainToken.utf8))])
+            }
+            event = try ZoomWebhook.parse(raw)
+        case "bigbluebutton":
+            guard let bbb = secrets.bigBlueButton else { throw Self.unknownProvider }
+            try verifyBigBlueButton(request, raw, bbb)
+            event = try BigBlueButtonWebhook.parse(raw, now: sessions.clock.now, tolerance: secrets.tolerance)
+        case "msteams":
+            guard let clientState = secrets.graphClientState else { throw Self.unknownProvider }
+            if let token = request.uri.queryParameters.get("validationToken") {
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(string: String(token).replacingOccurrences(of: "+", with: " "))))
+            }
+            event = try GraphWebhook.parse(raw, clientState: clientState)
+        default:
+            throw Self.unknownProvider
+        }
+        let isNew = try await sessions.store.recordWebhookReceipt(provider: provider, eventID: event.id, at: sessions.clock.now)
+        if isNew { try await act(on: event, from: provider, context: context) }
+        return try JSONResponse.make(["received": true])
+    }
+
+    private func act(on event: Event, from provider: String, context: GatewayRequestContext) async throws {
+        var stored = try await event.roomID.asyncFlatMap { try await sessions.store.session(providerRoomID: $0) }
+        if stored == nil, let bookingID = event.bookingID { stored = try await sessions.store.session(for: bookingID) }
+        guard let session = stored?.session else {
+            context.logger.info("webhook for no known session", metadata: ["provider": "\(provider)"])
+            return
+        }
+        context.logger.info(
+            "webhook", metadata: ["provider": "\(provider)", "booking.id": "\(session.bookingID)", "event": "\(event.meaning)"])
+        if event.meaning == .recordingStarted {
+            context.logger.error("recording started at the provider; ending the room", metadata: ["booking.id": "\(session.bookingID)"])
+            _ = try? await sessions.handle(.recordingStarted, for: session.bookingID, by: .provider)
+        }
+    }
+
+    // MARK: Verification on the raw bytes
+
+    private func verifyDaily(_ request: Request, _ raw: Data, secret: String) throws {
+        guard let timestamp = request.headers[.init("X-Webhook-Timestamp")!], let signature = request.headers[.init("X-Webhook-Signature")!],
+            let key = Data(base64Encoded: secret)
+        else { throw Self.invalidSignature }
+        let expected = Data(HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).".utf8) + raw, using: SymmetricKey(data: key)))
+            .base64EncodedString()
+        guard SecureToken.constantTimeEquals(expected, signature) else { throw Self.invalidSignature }
+        try checkFreshness(seconds: TimeInterval(timestamp))
+    }
+
+    private func verifyZoom(_ request: Request, _ raw: Data, secret: String) throws {
+        guard let timestamp = request.headers[.init("x-zm-request-timestamp")!], let signature = request.headers[.init("x-zm-signature")!]
+        else { throw Self.invalidSignature }
+        let expected = "v0=" + Self.hexHMAC(key: Data(secret.utf8), Data("v0:\(timestamp):".utf8) + raw)
+        guard SecureToken.constantTimeEquals(expected, signature) else { throw Self.invalidSignature }
+        try checkFreshness(seconds: TimeInterval(timestamp))
+    }
+
+    private func verifyBigBlueButton(_ request: Request, _ raw: Data, _ bbb: (secret: String, algorithm: String, callbackURL: String)) throws {
+        guard let checksum = request.uri.queryParameters.get("checksum") else { throw Self.invalidSignature }
+        let message = Data(bbb.callbackURL.utf8) + raw + Data(bbb.secret.utf8)
+        let expected: String
+        switch bbb.algorithm {
+        case "sha256": expected = SHA256.hash(data: message).map { String(format: "%02x", $0) }.joined()
+        case "sha512": expected = SHA512.hash(data: message).map { String(format: "%02x", $0) }.joined()
+        default: expected = Insecure.SHA1.hash(data: message).map { String(format: "%02x", $0) }.joined()
+        }
+        guard SecureToken.constantTimeEquals(expected, String(checksum)) else { throw Self.invalidSignature }
+    }
+
+    private func checkFreshness(seconds: TimeInterval?) throws {
+        guard let seconds else { throw Self.invalidSignature }
+        guard abs(sessions.clock.now.timeIntervalSince1970 - seconds) <= secrets.tolerance else { throw Self.staleTimestamp }
+    }
+
+    static func hexHMAC(key: Data, _ message: Data) -> String {
+        HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static let invalidSignature = Problem(.unauthorized, code: "invalid_signature", title: "Invalid signature")
+    static let staleTimestamp = Problem(.unauthorized, code: "stale_timestamp", title: "Stale timestamp")
+    static let unknownProvider = Problem(.notFound, code: "unknown_provider", title: "No webhook for this provider")
+    static let unreadable = Problem(.badRequest, code: "invalid_event", title: "The event could not be read")
+}
+
+extension Optional {
+    func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}
+
+/// Daily's envelope: `{version, type, id, payload, event_ts}`.
+enum DailyWebhook {
+    struct Envelope: Decodable {
+        struct Payload: Decodable {
+            let room: String?
+            let room_name: String?
+        }
+        let id: String
+        let type: String
+        let payload: Payload?
+    }
+
+    static func parse(_ raw: Data) throws -> WebhookRoutes.Event {
+        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: raw) else { throw WebhookRoutes.unreadable }
+        let meaning: WebhookRoutes.Meaning
+        switch envelope.type {
+        case "recording.started": meaning = .recordingStarted
+        case "participant.joined", "waiting-participant.joined": meaning = .participantJoined
+        case "participant.left", "waiting-participant.left": meaning = .participantLeft
+        case "meeting.ended": meaning = .meetingEnded
+        default: meaning = .other(envelope.type)
+        }
+        return .init(id: envelope.id, meaning: meaning, roomID: envelope.payload?.room ?? envelope.payload?.room_name, bookingID: nil)
+    }
+}
+
+/// Zoom's `{event, event_ts, payload: {object: {id, topic}}}`.
+enum ZoomWebhook {
+    struct Validation: Decodable {
+        struct Payload: Decodable { let plainToken: String }
+        let event: String
+        let payload: Payload
+    }
+
+    struct Envelope: Decodable {
+        struct Payload: Decodable {
+            struct Object: Decodable {
+                let id: FlexibleID?
+                let topic: String?
+            }
+            let object: Object?
+        }
+        let event: String
+        let payload: Payload?
+    }
+
+    /// Zoom sends meeting ids as numbers, sometimes as strings.
+    struct FlexibleID: Decodable {
+        let value: String
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let number = try? container.decode(Int64.self) { value = String(number) } else { value = try container.decode(String.self) }
+        }
+    }
+
+    static func parse(_ raw: Data) throws -> WebhookRoutes.Event {
+        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: raw) else { throw WebhookRoutes.unreadable }
+        let meaning: WebhookRoutes.Meaning
+        switch envelope.event {
+        case "recording.started": meaning = .recordingStarted
+        case "meeting.participant_joined": meaning = .participantJoined
+        case "meeting.participant_left": meaning = .participantLeft
+        case "meeting.ended": meaning = .meetingEnded
+        default: meaning = .other(envelope.event)
+        }
+        let topicBooking = envelope.payload?.object?.topic?.split(separator: " ").last.flatMap { BookingID(String($0)) }
+        return .init(
+            id: "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined(), meaning: meaning,
+            roomID: envelope.payload?.object?.id?.value, bookingID: topicBooking)
+    }
+}
+
+/// bbb-webhooks: a form body with `event` (a JSON array) and `timestamp` (milliseconds).
+enum BigBlueButtonWebhook {
+    struct Item: Decodable {
+        struct Data: Decodable {
+            struct Attributes: Decodable {
+                struct Meeting: Decodable {
+                    let externalMeetingID: String?
+                    enum CodingKeys: String, CodingKey { case externalMeetingID = "external-meeting-id" }
+                }
+                let meeting: Meeting?
+            }
+            let id: String
+            let attributes: Attributes?
+        }
+        let data: Data
+    }
+
+    static func parse(_ raw: Data, now: Date, tolerance: TimeInterval) throws -> WebhookRoutes.Event {
+        var components = URLComponents()
+        components.percentEncodedQuery = String(decoding: raw, as: UTF8.self).replacingOccurrences(of: "+", with: "%20")
+        let fields = Dictionary(
+            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
+        guard let milliseconds = fields["timestamp"].flatMap(Double.init) else { throw WebhookRoutes.unreadable }
+        guard abs(now.timeIntervalSince1970 - milliseconds / 1000) <= tolerance else { throw WebhookRoutes.staleTimestamp }
+        guard let json = fields["event"], let items = try? JSONDecoder().decode([Item].self, from: Foundation.Data(json.utf8)),
+            let item = items.first
+        else { throw WebhookRoutes.unreadable }
+        let meaning: WebhookRoutes.Meaning
+        switch item.data.id {
+        case "meeting-recording-started", "rap-archive-started": meaning = .recordingStarted
+        case "user-joined": meaning = .participantJoined
+        case "user-left": meaning = .participantLeft
+        case "meeting-ended": meaning = .meetingEnded
+        default: meaning = .other(item.data.id)
+        }
+        return .init(
+            id: "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined(), meaning: meaning,
+            roomID: nil, bookingID: item.data.attributes?.meeting?.externalMeetingID.flatMap(BookingID.init))
+    }
+}
+
+/// Microsoft Graph change notifications: `{value: [{subscriptionId, clientState, resourceData}]}`.
+enum GraphWebhook {
+    struct Notifications: Decodable {
+        struct Notification: Decodable {
+            struct ResourceData: Decodable {
+                let odataType: String?
+                let eventType: String?
+                enum CodingKeys: String, CodingKey {
+                    case odataType = "@odata.type"
+                    case eventType
+                }
+            }
+            let subscriptionId: String?
+            let clientState: String?
+            let resourceData: ResourceData?
+        }
+        let value: [Notification]
+    }
+
+    static func parse(_ raw: Data, clientState: String) throws -> WebhookRoutes.Event {
+        guard let notifications = try? JSONDecoder().decode(Notifications.self, from: raw), !notifications.value.isEmpty
+        else { throw WebhookRoutes.unreadable }
+        // Every notification must carry our clientState (Graph's proof of origin for basic notifications).
+        guard notifications.value.allSatisfy({ SecureToken.constantTimeEquals($0.clientState ?? "", clientState) }) else {
+            throw WebhookRoutes.invalidSignature
+        }
+        let data = notifications.value[0].resourceData
+        let meaning: WebhookRoutes.Meaning
+        switch (data?.odataType ?? "", data?.eventType ?? "") {
+        case (let type, _) where type.lowercased().contains("callrecording"): meaning = .recordingStarted
+        case (_, "Microsoft.Communication.CallEnded"): meaning = .meetingEnded
+        case (_, let event): meaning = .other(event)
+        }
+        return .init(
+            id: "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined(), meaning: meaning,
+            roomID: nil, bookingID: nil)
+    }
+}
