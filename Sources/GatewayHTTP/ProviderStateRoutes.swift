@@ -44,6 +44,10 @@ struct ProviderStateRoutes: Sendable {
         let code: String?
         let roomReady: Bool?
         let phone: String?
+        /// The citizen gave no phone number.
+        let withoutPhone: Bool?
+        /// The link is locked (five wrong codes) until this time.
+        let lockedUntil: String?
     }
 
     @Sendable func setUp(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -75,12 +79,15 @@ struct ProviderStateRoutes: Sendable {
             service: seed.service ?? "prestacoes-familiares", startsAt: startsAt, endsAt: endsAt,
             provider: dependencies.defaultProvider, attendantID: seed.attendantId ?? "a-17",
             topic: Topic(theme: "Prestações", subtheme: "Abono de família", reason: "Pedido de informação"),
-            citizen: Citizen(name: "Maria Sousa", email: "maria@example.pt", phone: seed.phone ?? "+351912345678"),
+            citizen: Citizen(
+                name: "Maria Sousa", email: "maria@example.pt",
+                phone: seed.withoutPhone == true ? nil : seed.phone ?? "+351912345678"),
             notifyCitizen: false)
         var access = AccessCredentials.issue().0
         if let token = seed.joinToken { access.joinToken = token }
         if let token = seed.cancelToken { access.cancelToken = token }
         if let code = seed.code { access.codeHash = AccessCodeHash(hashing: code) }
+        access.lockedUntil = seed.lockedUntil.flatMap(RFC3339.date(from:))
         var session = Session(bookingID: bookingID, booking: booking, access: access, createdAt: now)
         session.state = seed.state.flatMap(SessionState.init(rawValue:)) ?? .scheduled
         if seed.roomReady ?? true, let provider = sessions.providers.provider(named: booking.provider) {

@@ -54,7 +54,7 @@ ATTENDANT_SECRET = "contract-tests-attendant-secret-0123456789"
 # silently ignored there, so a typo would seed nothing.
 STATE_PARAMS = {"now", "absent", "session"}
 SEED_FIELDS = {"bookingId", "state", "service", "startsAt", "endsAt", "attendantId", "joinToken", "cancelToken",
-               "code", "roomReady", "phone"}
+               "code", "roomReady", "phone", "withoutPhone", "lockedUntil"}
 SEED_STATES = {"scheduled", "open", "waiting", "in_progress", "late", "cancelled", "completed", "no_show", "failed"}
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
