@@ -117,7 +117,11 @@ public final class JobWorker: Service, Sendable {
                 await recordFailure(job, failure: failure, isFinal: false)
             case .dead, .done:
                 outcome = "dead"
-                logger.error("job failed for good", metadata: ["error": "\(message)"])
+                if failure?.code == "not_configured" {
+                    logger.warning("job not done: its channel is not configured", metadata: ["error": "\(message)"])
+                } else {
+                    logger.error("job failed for good", metadata: ["error": "\(message)"])
+                }
                 await recordFailure(job, failure: failure, isFinal: true)
             }
             do {
