@@ -19,6 +19,8 @@ public struct GatewayConfiguration: Sendable {
     /// 0: any free loopback port.
     public var simulatorPort: Int
     public var simulatorAPIKey: String?
+    /// Makes the simulator's rooms inherit a recording default (to see the fail-closed rule at work).
+    public var simulatorDomainRecording: String?
     public var dailyAPIKey: String?
     public var dailyAPIBaseURL: String
     public var logLevel: String
@@ -96,6 +98,7 @@ public struct GatewayConfiguration: Sendable {
         simulatorEnabled = reader.bool(forKey: "simulator.enabled", default: true)
         simulatorPort = reader.int(forKey: "simulator.port", default: 0)
         simulatorAPIKey = reader.string(forKey: "simulator.api.key", isSecret: true)
+        simulatorDomainRecording = reader.string(forKey: "simulator.domain.recording")
         dailyAPIKey = reader.string(forKey: "daily.api.key", isSecret: true)
         dailyAPIBaseURL = reader.string(forKey: "daily.api.base.url", default: "https://api.daily.co/v1")
         logLevel = reader.string(forKey: "log.level", default: "info")

@@ -70,7 +70,8 @@ public final class GatewayRuntime: Sendable {
             let port = configuration.simulatorPort == 0 ? try FreePort.loopback() : configuration.simulatorPort
             let key = configuration.simulatorAPIKey ?? SecureToken.make()
             let base = "http://127.0.0.1:\(port)"
-            let created = ProviderSimulator(apiKey: key, publicBaseURL: base)
+            let created = ProviderSimulator(
+                apiKey: key, publicBaseURL: base, domainRecording: configuration.simulatorDomainRecording)
             services.append(
                 Application(
                     router: created.router(),

@@ -26,10 +26,14 @@ public final class ProviderSimulator: Sendable {
     private let apiKey: String
     /// The base URL rooms are reachable under, e.g. `http://127.0.0.1:8081`.
     public let publicBaseURL: String
+    /// A domain-wide recording default (`cloud`, `local`…) that new rooms inherit, as a Daily domain
+    /// configured to record would; `nil` for none. Lets the gateway's fail-closed rule be exercised.
+    public let domainRecording: String?
 
-    public init(apiKey: String, publicBaseURL: String) {
+    public init(apiKey: String, publicBaseURL: String, domainRecording: String? = nil) {
         self.apiKey = apiKey
         self.publicBaseURL = publicBaseURL
+        self.domainRecording = domainRecording
     }
 
     /// Rooms that exist now.
@@ -67,12 +71,13 @@ public final class ProviderSimulator: Sendable {
         guard name.range(of: "^[A-Za-z0-9_-]{1,128}$", options: .regularExpression) != nil else {
             return try error(400, "invalid-request-error", "name must match [A-Za-z0-9_-]")
         }
+        var config = body.properties ?? [:]
+        if config["enable_recording"] == nil, let domainRecording { config["enable_recording"] = .string(domainRecording) }
         let created: Room? = state.withLock { state in
             guard state.rooms[name] == nil else { return nil }
             let room = Room(
                 id: UUID().uuidString.lowercased(), name: name, privacy: body.privacy ?? "public",
-                url: "\(publicBaseURL)/\(name)", created_at: Date().ISO8601Format(),
-                config: body.properties ?? [:])
+                url: "\(publicBaseURL)/\(name)", created_at: Date().ISO8601Format(), config: config)
             state.rooms[name] = room
             state.roomsCreated += 1
             return room

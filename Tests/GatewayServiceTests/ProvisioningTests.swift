@@ -182,4 +182,24 @@ struct ProvisioningTests {
             #expect(trail.contains("join_window_opened") && trail.contains("late_check_due") && trail.contains("slot_ended"))
         }
     }
+
+    @Test("A provider that answers with recording on fails closed: room deleted, session failed with recording_policy")
+    func recordingFailsClosed() async throws {
+        try await withSimulator(domainRecording: "cloud") { simulator, url in
+            let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: url)
+            try await gateway.test { client in
+                #expect(try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking())).status == .created)
+                try await gateway.worker.runUntilIdle()
+                let failed = try await client.call(.get, "/v1/sessions/B-1")
+                #expect(failed.json["state"] as? String == "failed")
+                #expect(failed.room["status"] as? String == "failed")
+                #expect(failed.room["recording"] as? String == "unknown")
+                #expect((failed.room["error"] as? [String: Any])?["code"] as? String == "recording_policy")
+                #expect(simulator.roomsCreated == 1)
+                #expect(simulator.roomNames.isEmpty)
+                let jobs = try await gateway.store.jobs(for: BookingID("B-1")!).map(\.kind)
+                #expect(jobs.contains(.schedulerCallback(.roomFailed)))
+            }
+        }
+    }
 }

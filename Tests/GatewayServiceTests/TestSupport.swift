@@ -15,9 +15,12 @@ import Testing
 @testable import GatewayService
 
 /// The provider simulator on a real loopback port, for the duration of `body`.
-func withSimulator<T: Sendable>(_ body: (ProviderSimulator, URL) async throws -> T) async throws -> T {
+func withSimulator<T: Sendable>(
+    domainRecording: String? = nil, _ body: (ProviderSimulator, URL) async throws -> T
+) async throws -> T {
     let port = try FreePort.loopback()
-    let simulator = ProviderSimulator(apiKey: "simulator-test-key", publicBaseURL: "http://127.0.0.1:\(port)")
+    let simulator = ProviderSimulator(
+        apiKey: "simulator-test-key", publicBaseURL: "http://127.0.0.1:\(port)", domainRecording: domainRecording)
     let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
     let app = Application(
         router: simulator.router(), configuration: .init(address: .hostname("127.0.0.1", port: port)),
