@@ -65,24 +65,11 @@
   }
 
   function t(key, vars) {
-    var table = I18N[lang] || I18N["pt-PT"];
-    var text = Object.prototype.hasOwnProperty.call(table, key) ? table[key] : I18N["pt-PT"][key];
-    if (text === undefined) {
-      return key;
-    }
-    return text.replace(/\{(\w+)\}/g, function (whole, name) {
-      return vars && vars[name] !== undefined ? String(vars[name]) : whole;
-    });
+    return GatewayPage.translate(I18N, lang, key, vars);
   }
 
   function applyStaticTexts() {
-    var nodes = document.querySelectorAll("[data-i18n]");
-    for (var i = 0; i < nodes.length; i++) {
-      var key = nodes[i].getAttribute("data-i18n");
-      if (I18N[lang] && Object.prototype.hasOwnProperty.call(I18N[lang], key)) {
-        nodes[i].textContent = I18N[lang][key];
-      }
-    }
+    GatewayPage.applyStaticTexts(I18N, lang);
   }
 
   function show(id, focus) {
@@ -114,14 +101,7 @@
   }
 
   function readProblem(response) {
-    return response.json().then(
-      function (body) {
-        return body && typeof body === "object" ? body : {};
-      },
-      function () {
-        return {};
-      }
-    );
+    return GatewayPage.readProblem(response);
   }
 
   function onConfirm() {

@@ -293,14 +293,7 @@
   }
 
   function t(key, vars) {
-    var table = I18N[lang] || I18N["pt-PT"];
-    var text = Object.prototype.hasOwnProperty.call(table, key) ? table[key] : I18N["pt-PT"][key];
-    if (text === undefined) {
-      return key;
-    }
-    return text.replace(/\{(\w+)\}/g, function (whole, name) {
-      return vars && vars[name] !== undefined && vars[name] !== null ? String(vars[name]) : whole;
-    });
+    return GatewayPage.translate(I18N, lang, key, vars);
   }
 
   function has(key) {
@@ -308,21 +301,11 @@
   }
 
   function applyStaticTexts() {
-    var nodes = document.querySelectorAll("[data-i18n]");
-    for (var i = 0; i < nodes.length; i++) {
-      var key = nodes[i].getAttribute("data-i18n");
-      if (has(key)) {
-        nodes[i].textContent = I18N[lang][key];
-      }
-    }
+    GatewayPage.applyStaticTexts(I18N, lang);
   }
 
   function parseTime(value) {
-    if (!value) {
-      return null;
-    }
-    var ms = Date.parse(value);
-    return isNaN(ms) ? null : ms;
+    return GatewayPage.parseTime(value);
   }
 
   function twoDigits(n) {
@@ -454,14 +437,7 @@
   }
 
   function readProblem(response) {
-    return response.json().then(
-      function (body) {
-        return body && typeof body === "object" ? body : {};
-      },
-      function () {
-        return {};
-      }
-    );
+    return GatewayPage.readProblem(response);
   }
 
   /** The text for a problem+json answer: ours for the codes we know, else the server's title. */
@@ -1287,55 +1263,7 @@
   /* ---- events: fetch() + a small Server-Sent Events parser, reconnecting with Last-Event-ID ---- */
 
   function makeSSEParser(onEvent) {
-    var buffer = "";
-    var type = "";
-    var data = [];
-    var id = null;
-    function dispatch() {
-      if (data.length > 0) {
-        onEvent({ type: type || "message", data: data.join("\n"), id: id });
-      }
-      type = "";
-      data = [];
-    }
-    function line(text) {
-      if (text === "") {
-        dispatch();
-        return;
-      }
-      if (text.charAt(0) === ":") {
-        return; // a comment, e.g. the heartbeat
-      }
-      var colon = text.indexOf(":");
-      var field = colon === -1 ? text : text.slice(0, colon);
-      var value = colon === -1 ? "" : text.slice(colon + 1);
-      if (value.charAt(0) === " ") {
-        value = value.slice(1);
-      }
-      if (field === "event") {
-        type = value;
-      } else if (field === "data") {
-        data.push(value);
-      } else if (field === "id" && value.indexOf("\u0000") === -1) {
-        id = value;
-      }
-    }
-    return {
-      push: function (text) {
-        buffer += text;
-        var pattern = /\r\n|\r|\n/g;
-        var start = 0;
-        var match;
-        while ((match = pattern.exec(buffer)) !== null) {
-          if (match[0] === "\r" && match.index === buffer.length - 1) {
-            break; // may be the first half of \r\n
-          }
-          line(buffer.slice(start, match.index));
-          start = match.index + match[0].length;
-        }
-        buffer = buffer.slice(start);
-      }
-    };
+    return GatewayPage.makeSSEParser(onEvent);
   }
 
   function setConnection(online) {
