@@ -20,7 +20,6 @@ swap them mid-run.
     PATH=.venv-tools/bin:$PATH .venv-tools/bin/pytest -q tests/contracts/test_own_api_pacts.py
 """
 import functools
-import importlib.util
 import json
 import os
 import pathlib
@@ -38,12 +37,13 @@ from openapi_schema_validator import OAS31Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from private_gateway import e2e_helpers, private_copy  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACTS = ROOT / "Fixtures" / "pacts"
 SPECS = ROOT.parent / "shared" / "specs"
 OPENAPI = ROOT / "openapi.yaml"
-BUILD = ROOT / ".build" / "debug"
-BUNDLE = "video-session-gateway_GatewayHTTP.resources"
 
 CONSUMERS = ["scheduler", "attendant-console", "citizen-page"]
 FILES = [f"{c}-video-gateway.json" for c in CONSUMERS]
@@ -413,31 +413,15 @@ def pact_cli():
     return found
 
 
-def e2e_helpers(binary):
-    """tests/e2e/conftest.py loaded as a private module whose Gateway runs `binary`."""
-    spec_ = importlib.util.spec_from_file_location("_own_api_pacts_e2e", ROOT / "tests" / "e2e" / "conftest.py")
-    module = importlib.util.module_from_spec(spec_)
-    spec_.loader.exec_module(module)
-    module.BINARY = binary
-    return module
-
-
 @pytest.fixture(scope="module")
 def private_binary(tmp_path_factory):
-    if not (BUILD / "gateway").is_file() or not (BUILD / BUNDLE).is_dir():
-        pytest.skip("the gateway is not built (.build/debug/gateway): run swift build first")
-    folder = tmp_path_factory.mktemp("gateway-bin")
-    shutil.copy2(BUILD / "gateway", folder / "gateway")
-    shutil.copytree(BUILD / BUNDLE, folder / BUNDLE)
-    probe = subprocess.run([str(folder / "gateway"), "--help"], capture_output=True, text=True, timeout=30)
-    assert probe.returncode == 0, f"the copied binary does not run (a build in progress?): {probe.stderr[-2000:]}"
-    return folder / "gateway"
+    return private_copy(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory, private_binary):
     """A fresh gateway for the contract: provider states on, the contract's scheduler key and JWT secret."""
-    helpers = e2e_helpers(private_binary)
+    helpers = e2e_helpers(private_binary, "_own_api_pacts_e2e")
     instance = helpers.Gateway(tmp_path_factory.mktemp("gateway"), env={
         "TEST_PROVIDER_STATES": "true",
         "SCHEDULER_API_KEYS": SCHEDULER_KEY,

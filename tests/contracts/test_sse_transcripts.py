@@ -24,12 +24,11 @@ Every wait is bounded.
     PATH=.venv-tools/bin:$PATH .venv-tools/bin/pytest -q tests/contracts/test_sse_transcripts.py
 """
 import datetime
-import importlib.util
 import json
 import pathlib
+import sys
 import queue
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -39,10 +38,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from httpx_sse import connect_sse
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from private_gateway import e2e_helpers, private_copy  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SSE = ROOT / "Fixtures" / "sse"
-BUILD = ROOT / ".build" / "debug"
-BUNDLE = "video-session-gateway_GatewayHTTP.resources"
 SCHEDULER_KEY = "contract-scheduler-key"
 ATTENDANT_SECRET = "contract-tests-attendant-secret-0123456789"
 
@@ -147,25 +147,9 @@ def test_transcripts_are_well_formed():
 
 # ------------------------------------------------------------------------------------------------ the gateway
 
-def e2e_helpers(binary):
-    """tests/e2e/conftest.py loaded as a private module whose Gateway runs `binary`."""
-    spec = importlib.util.spec_from_file_location("_sse_transcripts_e2e", ROOT / "tests" / "e2e" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.BINARY = binary
-    return module
-
-
 @pytest.fixture(scope="module")
 def helpers(tmp_path_factory):
-    if not (BUILD / "gateway").is_file() or not (BUILD / BUNDLE).is_dir():
-        pytest.skip("the gateway is not built (.build/debug/gateway): run swift build first")
-    folder = tmp_path_factory.mktemp("gateway-bin")
-    shutil.copy2(BUILD / "gateway", folder / "gateway")
-    shutil.copytree(BUILD / BUNDLE, folder / BUNDLE)
-    probe = subprocess.run([str(folder / "gateway"), "--help"], capture_output=True, text=True, timeout=30)
-    assert probe.returncode == 0, f"the copied binary does not run (a build in progress?): {probe.stderr[-2000:]}"
-    return e2e_helpers(folder / "gateway")
+    return e2e_helpers(private_copy(tmp_path_factory), "_sse_transcripts_e2e")
 
 
 @pytest.fixture(scope="module")

@@ -100,7 +100,30 @@
     };
   }
 
+  /* sessionStorage may be off (private mode): then nothing is kept and null is read. */
+  function readStored(key) {
+    try {
+      return window.sessionStorage.getItem(key);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function store(key, value) {
+    try {
+      if (value) {
+        window.sessionStorage.setItem(key, value);
+      } else {
+        window.sessionStorage.removeItem(key);
+      }
+    } catch (error) {
+      /* storage off: the value lives in memory for this page */
+    }
+  }
+
   window.GatewayPage = Object.freeze({
+    readStored: readStored,
+    store: store,
     translate: translate,
     applyStaticTexts: applyStaticTexts,
     readProblem: readProblem,

@@ -1447,23 +1447,11 @@
   }
 
   function readStoredToken() {
-    try {
-      return window.sessionStorage.getItem(TOKEN_KEY);
-    } catch (error) {
-      return null;
-    }
+    return GatewayPage.readStored(TOKEN_KEY);
   }
 
   function storeToken(value) {
-    try {
-      if (value) {
-        window.sessionStorage.setItem(TOKEN_KEY, value);
-      } else {
-        window.sessionStorage.removeItem(TOKEN_KEY);
-      }
-    } catch (error) {
-      /* storage off: the token lives in memory for this page */
-    }
+    GatewayPage.store(TOKEN_KEY, value);
   }
 
   function begin(focusPage) {

@@ -346,23 +346,12 @@
   }
 
   function readTicket() {
-    try {
-      return window.sessionStorage.getItem(ticketKey);
-    } catch (error) {
-      return null;
-    }
+    return GatewayPage.readStored(ticketKey);
   }
 
+  /* Without storage the HttpOnly cookie still carries the lobby ticket. */
   function storeTicket(ticket) {
-    try {
-      if (ticket) {
-        window.sessionStorage.setItem(ticketKey, ticket);
-      } else {
-        window.sessionStorage.removeItem(ticketKey);
-      }
-    } catch (error) {
-      /* private mode without storage: the HttpOnly cookie still carries the session */
-    }
+    GatewayPage.store(ticketKey, ticket);
   }
 
   function readProblem(response) {
