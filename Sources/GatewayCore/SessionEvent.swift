@@ -5,6 +5,8 @@ public enum SessionEvent: Sendable, Equatable {
     /// The scheduler sent a booking that differs from the stored one.
     case bookingUpdated(Booking)
     case cancelled(by: SessionActor)
+    /// The provider created a room; its id is kept before anything else can fail, so a retry finds it.
+    case roomCreated(providerRoomID: String)
     /// The provider created the room and recording was read back off.
     case roomProvisioned(providerRoomID: String, url: String?)
     case roomProvisioningFailed(code: String, message: String)
@@ -34,6 +36,7 @@ public enum SessionEvent: Sendable, Equatable {
         switch self {
         case .bookingUpdated: "booking_updated"
         case .cancelled: "cancelled"
+        case .roomCreated: "room_created"
         case .roomProvisioned: "room_provisioned"
         case .roomProvisioningFailed: "room_provisioning_failed"
         case .roomDeleted: "room_deleted"

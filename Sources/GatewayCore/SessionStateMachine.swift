@@ -126,6 +126,9 @@ public struct SessionStateMachine: Sendable {
                 }
             }
 
+        case .roomCreated(let providerRoomID):
+            if next.room.status == .pending { next.room.providerRoomID = providerRoomID }
+
         case .roomProvisioned(let providerRoomID, let url):
             next.room = Room(status: .ready, recording: .disabled, providerRoomID: providerRoomID, url: url)
             if state.isTerminal { actions = [.deleteRoom] }

@@ -91,7 +91,8 @@ struct ProviderStateRoutes: Sendable {
         var session = Session(bookingID: bookingID, booking: booking, access: access, createdAt: now)
         session.state = seed.state.flatMap(SessionState.init(rawValue:)) ?? .scheduled
         if seed.roomReady ?? true, let provider = sessions.providers.provider(named: booking.provider) {
-            let room = try await provider.createOrGetRoom(for: RoomSpec(session: session, policy: sessions.policy))
+            let room = try await provider.createOrGetRoom(
+                for: RoomSpec(session: session, policy: sessions.policy), knownRoomID: nil, roomCreated: { _ in })
             session.room = Room(status: .ready, recording: .disabled, providerRoomID: room.providerRoomID, url: room.url)
         }
         switch session.state {

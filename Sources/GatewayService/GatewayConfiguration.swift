@@ -23,6 +23,26 @@ public struct GatewayConfiguration: Sendable {
     public var simulatorDomainRecording: String?
     public var dailyAPIKey: String?
     public var dailyAPIBaseURL: String
+    /// Zoom Server-to-Server OAuth app, API and token base URLs, and the hosting user.
+    public var zoomAccountID: String?
+    public var zoomClientID: String?
+    public var zoomClientSecret: String?
+    public var zoomAPIBaseURL: String
+    public var zoomOAuthBaseURL: String
+    public var zoomUserID: String
+    /// Microsoft Graph app registration, meeting organizer, API and login base URLs.
+    public var graphTenantID: String?
+    public var graphClientID: String?
+    public var graphClientSecret: String?
+    public var graphOrganizerUserID: String?
+    public var graphAPIBaseURL: String
+    public var graphLoginBaseURL: String
+    /// BigBlueButton's API URL (`…/bigbluebutton/api`) and the checksum its calls are signed with; the
+    /// shared secret is `bbbSecret`.
+    public var bbbAPIURL: String?
+    public var bbbChecksum: String
+    /// The timeout of every call to a provider.
+    public var providerTimeout: Duration
     public var logLevel: String
     public var smtpURL: String?
     public var smtpFrom: String?
@@ -101,6 +121,21 @@ public struct GatewayConfiguration: Sendable {
         simulatorDomainRecording = reader.string(forKey: "simulator.domain.recording")
         dailyAPIKey = reader.string(forKey: "daily.api.key", isSecret: true)
         dailyAPIBaseURL = reader.string(forKey: "daily.api.base.url", default: "https://api.daily.co/v1")
+        zoomAccountID = reader.string(forKey: "zoom.account.id")
+        zoomClientID = reader.string(forKey: "zoom.client.id")
+        zoomClientSecret = reader.string(forKey: "zoom.client.secret", isSecret: true)
+        zoomAPIBaseURL = reader.string(forKey: "zoom.api.base.url", default: "https://api.zoom.us/v2")
+        zoomOAuthBaseURL = reader.string(forKey: "zoom.oauth.base.url", default: "https://zoom.us")
+        zoomUserID = reader.string(forKey: "zoom.user.id", default: "me")
+        graphTenantID = reader.string(forKey: "graph.tenant.id")
+        graphClientID = reader.string(forKey: "graph.client.id")
+        graphClientSecret = reader.string(forKey: "graph.client.secret", isSecret: true)
+        graphOrganizerUserID = reader.string(forKey: "graph.organizer.user.id")
+        graphAPIBaseURL = reader.string(forKey: "graph.api.base.url", default: "https://graph.microsoft.com/v1.0")
+        graphLoginBaseURL = reader.string(forKey: "graph.login.base.url", default: "https://login.microsoftonline.com")
+        bbbAPIURL = reader.string(forKey: "bbb.api.url")
+        bbbChecksum = reader.string(forKey: "bbb.checksum", default: "sha256")
+        providerTimeout = .seconds(max(1, reader.int(forKey: "provider.timeout.seconds", default: 10)))
         logLevel = reader.string(forKey: "log.level", default: "info")
         jobLease = .seconds(max(1, reader.int(forKey: "job.lease.seconds", default: 60)))
     }
@@ -146,6 +181,7 @@ public struct GatewayConfiguration: Sendable {
         if testProviderStates && !["127.0.0.1", "::1", "localhost"].contains(httpHost) {
             errors.append("TEST_PROVIDER_STATES needs HTTP_HOST on loopback (127.0.0.1, ::1 or localhost)")
         }
+        errors += providerSettingErrors()
         if !(1...65535).contains(httpPort) { errors.append("HTTP_PORT must be between 1 and 65535") }
         if URL(string: resolvedPublicBaseURL)?.scheme == nil { errors.append("PUBLIC_BASE_URL must be an absolute URL") }
         return errors

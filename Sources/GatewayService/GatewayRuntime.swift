@@ -83,10 +83,7 @@ public final class GatewayRuntime: Sendable {
             simulator = created
             simulatorPort = port
         }
-        if let key = configuration.dailyAPIKey, let base = URL(string: configuration.dailyAPIBaseURL) {
-            providers["daily"] = DailyProvider(
-                configuration: .init(baseURL: base, apiKey: key), transport: transport, clock: clock)
-        }
+        providers.merge(configuration.configuredProviders(transport: transport, clock: clock)) { simulator, _ in simulator }
 
         let doorbell = Doorbell()
         let sealer = configuration.outboxKey.flatMap(PayloadSealer.init(base64Key:)) ?? PayloadSealer()

@@ -19,12 +19,12 @@ public struct DailyProvider: MeetingProvider {
     }
 
     private let configuration: Configuration
-    private let transport: any HTTPTransport
+    private let http: ProviderHTTP
     private let clock: any GatewayClock
 
     public init(configuration: Configuration, transport: any HTTPTransport, clock: any GatewayClock) {
         self.configuration = configuration
-        self.transport = transport
+        http = ProviderHTTP(provider: "daily", transport: transport, timeout: configuration.timeout)
         self.clock = clock
     }
 
@@ -35,12 +35,15 @@ public struct DailyProvider: MeetingProvider {
         return "vg-" + digest.prefix(12).map { String(format: "%02x", $0) }.joined()
     }
 
-    public func createOrGetRoom(for spec: RoomSpec) async throws -> ProvisionedRoom {
+    public func createOrGetRoom(for spec: RoomSpec, knownRoomID: String?, roomCreated: RoomCreated) async throws
+        -> ProvisionedRoom
+    {
         let name = Self.roomName(for: spec.bookingID)
         let body = CreateRoomRequest(name: name, privacy: "private", properties: RoomProperties(spec: spec))
         let response = try await send("POST", "rooms", body: body)
         switch response.status {
         case 200:
+            try await roomCreated(name)
             return try provisioned(from: response)
         case 400 where (try? decode(DailyError.self, response))?.info?.contains("already exists") == true:
             return try provisioned(from: try await expect(200, send("GET", "rooms/\(name)")))
@@ -107,16 +110,14 @@ public struct DailyProvider: MeetingProvider {
     }
 
     private func send(_ method: String, _ path: String, body: some Encodable) async throws -> HTTPResponse {
-        try await send(method, path, bodyData: try JSONEncoder().encode(body))
+        try await send(method, path, bodyData: try http.json(body))
     }
 
     private func send(_ method: String, _ path: String, bodyData: Data?) async throws -> HTTPResponse {
         var headers = ["Authorization": "Bearer \(configuration.apiKey)", "Accept": "application/json"]
         if bodyData != nil { headers["Content-Type"] = "application/json" }
-        let request = HTTPRequest(
-            method: method, url: configuration.baseURL.appendingPathComponent(path), headers: headers,
-            body: bodyData, timeout: configuration.timeout)
-        return try await transport.send(request)
+        return try await http.send(
+            method, configuration.baseURL.appendingPathComponent(path), headers: headers, body: bodyData)
     }
 
     private func expect(_ status: Int, _ response: HTTPResponse) throws -> HTTPResponse {
@@ -125,26 +126,12 @@ public struct DailyProvider: MeetingProvider {
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse) throws -> T {
-        do {
-            return try JSONDecoder().decode(type, from: response.body)
-        } catch {
-            throw ProviderError.invalidResponse("daily: unexpected \(type) body")
-        }
+        try http.decode(type, from: response)
     }
 
     private func error(from response: HTTPResponse) -> ProviderError {
         let detail = try? JSONDecoder().decode(DailyError.self, from: response.body)
-        let message = "daily \(response.status): \(detail?.error ?? "error")"
-        switch response.status {
-        case 429:
-            return .rateLimited(retryAfter: response.headers["retry-after"].flatMap(Int.init).map { .seconds($0) })
-        case 401, 403:
-            return .unauthorized(message)
-        case 400..<500:
-            return .rejected(code: "provider_rejected", message: message)
-        default:
-            return .unavailable(message)
-        }
+        return http.failure(response, detail: detail?.error)
     }
 }
 

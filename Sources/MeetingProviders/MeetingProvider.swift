@@ -98,10 +98,16 @@ public enum ProviderError: Error, Sendable, Equatable {
     }
 }
 
+/// Records a newly created room's provider id (see `MeetingProvider.createOrGetRoom`).
+public typealias RoomCreated = @Sendable (_ providerRoomID: String) async throws -> Void
+
 /// One external meeting provider behind the gateway (DESIGN §4).
 public protocol MeetingProvider: Sendable {
-    /// Creates the booking's room, or returns it when it already exists (safe to retry).
-    func createOrGetRoom(for spec: RoomSpec) async throws -> ProvisionedRoom
+    /// Creates the booking's room, or returns it when it already exists (safe to retry). `knownRoomID` is
+    /// the room recorded by an earlier try; `roomCreated` is called as soon as the provider has created a
+    /// room, before anything else can fail, so that a retry finds it instead of creating a second one.
+    func createOrGetRoom(for spec: RoomSpec, knownRoomID: String?, roomCreated: RoomCreated) async throws
+        -> ProvisionedRoom
     /// Moves the room to a new slot.
     func updateRoom(_ providerRoomID: String, for spec: RoomSpec) async throws -> ProvisionedRoom
     /// Ends any call in the room and deletes it; a room already gone is success.

@@ -58,7 +58,12 @@ struct JobHandler: Sendable {
         guard session.room.status == .pending, !session.state.isTerminal else { return try await finish(job) }
         let provider = try provider(for: session)
         let spec = RoomSpec(session: session, policy: sessions.policy)
-        let room = try await provider.createOrGetRoom(for: spec)
+        let bookingID = job.bookingID
+        let room = try await provider.createOrGetRoom(
+            for: spec, knownRoomID: session.room.providerRoomID,
+            roomCreated: { [sessions] id in
+                try await sessions.handle(.roomCreated(providerRoomID: id), for: bookingID, by: .provider)
+            })
         if case .on(let setting) = room.recording {
             logger.error("provider answered with recording on; deleting the room", metadata: ["recording": "\(setting)"])
             try await provider.deleteRoom(for: spec, providerRoomID: room.providerRoomID)

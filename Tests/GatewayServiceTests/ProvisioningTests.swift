@@ -111,7 +111,8 @@ struct ProvisioningTests {
             #expect(claimed.map(\.kind) == [.provisionRoom])
             let stored = try #require(try await first.store.session(for: BookingID("B-1")!))
             let provider = try #require(first.sessions.providers.provider(named: "simulator"))
-            _ = try await provider.createOrGetRoom(for: RoomSpec(session: stored.session, policy: SessionPolicy()))
+            _ = try await provider.createOrGetRoom(
+                for: RoomSpec(session: stored.session, policy: SessionPolicy()), knownRoomID: nil, roomCreated: { _ in })
             try await first.store.close()
             #expect(simulator.roomsCreated == 1)
 
