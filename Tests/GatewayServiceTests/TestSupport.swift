@@ -55,11 +55,12 @@ struct TestGateway: Sendable {
 
     init(
         store: any GatewayStore, simulatorURL: URL?, now: Date = Date(timeIntervalSince1970: 1_900_000_000),
-        notifier: (any Notifier)? = nil
+        notifier: (any Notifier)? = nil,
+        providers makeProviders: (any GatewayClock) -> [String: any MeetingProvider] = { _ in [:] }
     ) async {
         self.store = store
         clock = ManualClock(now)
-        var providers: [String: any MeetingProvider] = [:]
+        var providers = makeProviders(clock)
         if let simulatorURL {
             providers["simulator"] = DailyProvider(
                 configuration: .init(baseURL: simulatorURL, apiKey: "simulator-test-key", timeout: .seconds(5)),
