@@ -5,6 +5,7 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
     case provisionRoom
     case updateRoom
     case endRoom
+    case stopRecording
     case deleteRoom
     case deadline(Deadline)
     case fallback(FallbackChannel)
@@ -16,6 +17,7 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
         case .provisionRoom: "room.provision"
         case .updateRoom: "room.update"
         case .endRoom: "room.end"
+        case .stopRecording: "room.stop_recording"
         case .deleteRoom: "room.delete"
         case .deadline(let deadline): "deadline.\(deadline.rawValue)"
         case .fallback(let channel): "fallback.\(channel.rawValue)"
@@ -29,6 +31,7 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
         case "room.provision": self = .provisionRoom
         case "room.update": self = .updateRoom
         case "room.end": self = .endRoom
+        case "room.stop_recording": self = .stopRecording
         case "room.delete": self = .deleteRoom
         default:
             let (prefix, rest) = (name.prefix { $0 != "." }, String(name.drop { $0 != "." }.dropFirst()))
@@ -54,7 +57,7 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Work that stays due after a reschedule: removing a room, and messages about what happened.
     public var outlivesGeneration: Bool {
         switch self {
-        case .deleteRoom, .endRoom, .citizenNotice, .schedulerCallback: true
+        case .deleteRoom, .endRoom, .stopRecording, .citizenNotice, .schedulerCallback: true
         case .provisionRoom, .updateRoom, .deadline, .fallback: false
         }
     }

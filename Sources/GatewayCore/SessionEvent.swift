@@ -28,8 +28,14 @@ public enum SessionEvent: Sendable, Equatable {
     case fallbackFailed(FallbackChannel, reason: String, isFinal: Bool)
     /// The retention period ended: erase the citizen's personal data.
     case personalDataExpired
-    /// The provider reported that a recording started: the room is ended (recording must stay off).
+    /// The provider reported that a recording started: it is stopped, or the room ended where the
+    /// provider cannot stop it (recording must stay off).
     case recordingStarted
+    /// The provider accepted the call that stops the recording.
+    case recordingStopped
+
+    /// Written to the audit trail even when it changes nothing on the session.
+    public var isAlwaysAudited: Bool { self == .recordingStopped }
 
     /// A short stable name for audit records and logs.
     public var name: String {
@@ -53,6 +59,7 @@ public enum SessionEvent: Sendable, Equatable {
         case .fallbackFailed: "fallback_failed"
         case .personalDataExpired: "personal_data_expired"
         case .recordingStarted: "recording_started"
+        case .recordingStopped: "recording_stopped"
         }
     }
 }
@@ -65,6 +72,8 @@ public enum SessionAction: Sendable, Equatable {
     case updateRoom
     /// End the call in the provider room, then delete it.
     case endRoom
+    /// Stop a recording running in the provider room (or end the room where that is impossible).
+    case stopRecording
     /// Delete the provider room.
     case deleteRoom
     /// Arm a deadline for the current generation.

@@ -34,6 +34,8 @@ public enum RecordingState: String, Sendable, Codable {
     case unknown
     /// Requested off and read back off from the provider.
     case disabled
+    /// A recording started at the provider anyway: the gateway stopped it, or ended the room.
+    case started
 }
 
 /// How an attended call ended, or why the system closed it.

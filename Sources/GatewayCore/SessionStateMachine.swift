@@ -227,7 +227,11 @@ public struct SessionStateMachine: Sendable {
             }
 
         case .recordingStarted:
-            if session.room.status == .ready { actions = [.endRoom] }
+            next.room.recording = .started
+            if session.room.status == .ready { actions = [.stopRecording] }
+
+        case .recordingStopped:
+            break  // kept in the audit trail
 
         case .personalDataExpired:
             if next.personalDataErasedAt == nil {

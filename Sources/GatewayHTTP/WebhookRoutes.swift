@@ -108,7 +108,8 @@ struct WebhookRoutes: Sendable {
         context.logger.info(
             "webhook", metadata: ["provider": "\(provider)", "booking.id": "\(session.bookingID)", "event": "\(event.meaning)"])
         if event.meaning == .recordingStarted {
-            context.logger.error("recording started at the provider; ending the room", metadata: ["booking.id": "\(session.bookingID)"])
+            context.logger.error(
+                "recording started at the provider; stopping it", metadata: ["booking.id": "\(session.bookingID)"])
             _ = try? await sessions.handle(.recordingStarted, for: session.bookingID, by: .provider)
         }
     }

@@ -114,6 +114,9 @@ public struct BigBlueButtonProvider: MeetingProvider {
             ).absoluteString)
     }
 
+    /// BigBlueButton's API has no call that stops a recording (providers.md §4.4).
+    public func stopRecording(in providerRoomID: String) async throws -> Bool { false }
+
     /// `getMeetingInfo`'s `<recording>`; a meeting that is not running records nothing.
     public func recordingState(of providerRoomID: String) async throws -> RecordingReadback {
         let answer = try await call("getMeetingInfo", [("meetingID", providerRoomID)])

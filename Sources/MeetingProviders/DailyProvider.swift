@@ -79,6 +79,14 @@ public struct DailyProvider: MeetingProvider {
                 exp: Int(spec.expiresAt.timeIntervalSince1970)))
     }
 
+    /// `POST /rooms/{name}/recordings/stop` (providers.md §3.1); Daily answers 400 when no recording is
+    /// active, which is the wanted state too.
+    public func stopRecording(in providerRoomID: String) async throws -> Bool {
+        let response = try await send("POST", "rooms/\(providerRoomID)/recordings/stop", body: ["type": "cloud"])
+        guard response.status == 200 || response.status == 400 else { throw error(from: response) }
+        return true
+    }
+
     public func recordingState(of providerRoomID: String) async throws -> RecordingReadback {
         try provisioned(from: try await expect(200, send("GET", "rooms/\(providerRoomID)"))).recording
     }

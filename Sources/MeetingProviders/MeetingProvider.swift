@@ -116,6 +116,9 @@ public protocol MeetingProvider: Sendable {
     func citizenEntry(for spec: RoomSpec, providerRoomID: String) async throws -> RoomEntry
     /// The attendant's (host's) entry.
     func hostEntry(for spec: RoomSpec, providerRoomID: String, attendantID: String) async throws -> RoomEntry
+    /// Stops a recording running in the room; `false` when the provider has no API for it (the caller
+    /// ends the room instead).
+    func stopRecording(in providerRoomID: String) async throws -> Bool
     /// Reads the room's recording setting from the provider.
     func recordingState(of providerRoomID: String) async throws -> RecordingReadback
 }

@@ -83,6 +83,9 @@ public struct MicrosoftTeamsProvider: MeetingProvider {
         try await entry(providerRoomID)
     }
 
+    /// Graph has no call that stops a Teams recording (providers.md §1.7, §1.9).
+    public func stopRecording(in providerRoomID: String) async throws -> Bool { false }
+
     public func recordingState(of providerRoomID: String) async throws -> RecordingReadback {
         try provisioned(try await read(providerRoomID)).recording
     }

@@ -101,6 +101,14 @@ public struct ZoomProvider: MeetingProvider {
         return RoomEntry(joinURL: startURL)
     }
 
+    /// In-meeting controls (providers.md §2.4): Zoom answers 202 once it has taken the request.
+    public func stopRecording(in providerRoomID: String) async throws -> Bool {
+        let response = try await client.send(
+            "PATCH", url("live_meetings", providerRoomID, "events"), json: try http.json(["method": "recording.stop"]))
+        guard (200...204).contains(response.status) else { throw failure(response) }
+        return true
+    }
+
     public func recordingState(of providerRoomID: String) async throws -> RecordingReadback {
         try provisioned(try await meeting(providerRoomID)).recording
     }

@@ -31,6 +31,8 @@ struct JobHandler: Sendable {
             try await remove(session, job, event: .roomDeleted)
         case .endRoom:
             try await remove(session, job, event: .roomEnded)
+        case .stopRecording:
+            try await stopRecording(session, job)
         case .fallback(let channel):
             try await sendFallback(channel, session, job)
         case .citizenNotice(let notice):
@@ -92,6 +94,26 @@ struct JobHandler: Sendable {
             return
         }
         try await finish(job)
+    }
+
+    /// Stops the recording through the provider's API; where there is none, or the provider refuses, the
+    /// room is ended: no call goes on being recorded.
+    private func stopRecording(_ session: Session, _ job: Job) async throws {
+        guard session.room.status == .ready, let roomID = session.room.providerRoomID else { return try await finish(job) }
+        let provider = try provider(for: session)
+        var stopped = false
+        do {
+            stopped = try await provider.stopRecording(in: roomID)
+        } catch let error as ProviderError where !error.isRetryable {
+            logger.error("the provider refused to stop the recording", metadata: ["error": "\(error.code)"])
+        }
+        if stopped {
+            logger.warning("recording stopped through the provider's API")
+            try await sessions.handle(.recordingStopped, for: job.bookingID, by: .provider, completingJob: job.id)
+        } else {
+            logger.error("the recording cannot be stopped through the provider's API; ending the room")
+            try await remove(session, job, event: .roomEnded)
+        }
     }
 
     private func remove(_ session: Session, _ job: Job, event: SessionEvent) async throws {

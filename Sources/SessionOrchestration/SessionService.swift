@@ -173,12 +173,13 @@ public struct SessionService: Sendable {
             throw SessionCommandError.refused(error)
         }
         adjust(&transition.session)
-        if transition.isNoOp && jobID == nil { return stored.session }
+        let audited = !transition.isNoOp || event.isAlwaysAudited
+        if !audited && jobID == nil { return stored.session }
         let audit = AuditRecord(
             bookingID: stored.session.bookingID, at: now, actor: actor, event: event.name,
             fromState: transition.previousState, toState: transition.session.state)
         let change = try change(
-            for: transition, expectedVersion: stored.version, audit: transition.isNoOp ? nil : audit,
+            for: transition, expectedVersion: stored.version, audit: audited ? audit : nil,
             completingJob: jobID)
         let saved = try await store.apply(change)
         if !change.jobs.isEmpty { onJobsEnqueued() }
@@ -204,6 +205,7 @@ public struct SessionService: Sendable {
             case .provisionRoom: change.jobs.append(job(.provisionRoom, at: now))
             case .updateRoom: change.jobs.append(job(.updateRoom, at: now))
             case .endRoom: change.jobs.append(job(.endRoom, at: now))
+            case .stopRecording: change.jobs.append(job(.stopRecording, at: now))
             case .deleteRoom: change.jobs.append(job(.deleteRoom, at: now))
             case .scheduleDeadline(let deadline, let date): change.jobs.append(job(.deadline(deadline), at: date))
             case .cancelDeadlines: change.cancelsPendingDeadlines = true

@@ -54,6 +54,42 @@ struct PactStubTests {
         try await PactStub.serving(profile.file) { stub in try await Self.failClosed(profile, stub) }
     }
 
+    @Test("A recording that starts anyway is stopped through the API, or the room is ended", arguments: StubProfile.all)
+    func recordingStartedIsStopped(_ profile: StubProfile) async throws {
+        try await PactStub.serving(profile.file) { stub in try await Self.stopRecording(profile, stub) }
+    }
+
+    static func stopRecording(_ profile: StubProfile, _ stub: PactStub) async throws {
+        let transport = ProviderStateTransport()
+        transport.states(profile.states(.fresh))
+        let gateway = await TestGateway(
+            store: try await ProvisioningTests.sqliteStore(), simulatorURL: nil,
+            providers: { clock in
+                [profile.registryName: ProviderFixtures.adapter(profile.provider, base: stub.base, transport: transport, clock: clock)]
+            })
+        let bookingID = BookingID("B-1")!
+        try await gateway.test { client in
+            _ = try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking(provider: profile.registryName)))
+            try await gateway.worker.runUntilIdle()
+            #expect(try await client.call(.get, "/v1/sessions/B-1").room["recording"] as? String == "disabled")
+
+            transport.states(profile.states(.recordingRunning))
+            try await gateway.sessions.handle(.recordingStarted, for: bookingID, by: .provider)
+            try await gateway.worker.runUntilIdle()
+            let session = try await client.call(.get, "/v1/sessions/B-1")
+            #expect(session.room["recording"] as? String == "started")
+            let trail = try await gateway.store.auditTrail(for: bookingID).map(\.event)
+            if profile.recordingRunning != nil {
+                #expect(trail.contains("recording_stopped"), "\(trail) \(transport.log)")
+                #expect(session.room["status"] as? String == "ready")
+            } else {
+                #expect(!trail.contains("recording_stopped"))
+                #expect(session.room["status"] as? String == "ended", "\(transport.log)")
+                #expect(transport.log.last?.hasPrefix(profile.deleteCall) == true, "\(transport.log)")
+            }
+        }
+    }
+
     static func failClosed(_ profile: StubProfile, _ stub: PactStub) async throws {
         let transport = ProviderStateTransport()
         transport.states(profile.states(.recordingOn))
@@ -79,7 +115,7 @@ struct PactStubTests {
 
 /// Which provider state of a pact each request is answered from.
 struct StubProfile: Sendable, CustomTestStringConvertible {
-    enum Phase { case fresh, existing, recordingOn }
+    enum Phase { case fresh, existing, recordingOn, recordingRunning }
 
     /// The adapter's name in the tests and the pact's provider name.
     let provider: String
@@ -99,6 +135,8 @@ struct StubProfile: Sendable, CustomTestStringConvertible {
     let recordingOn: String
     /// The state of the create call when recording comes back on.
     let createWhenRecordingOn: String
+    /// A recording runs in the room (for providers that can stop one).
+    let recordingRunning: String?
 
     var file: String { "video-gateway-\(provider).json" }
     var testDescription: String { provider }
@@ -109,6 +147,7 @@ struct StubProfile: Sendable, CustomTestStringConvertible {
             switch phase {
             case .fresh: return isCreate(request) ? noRoom : roomExists
             case .existing: return roomExists
+            case .recordingRunning: return recordingRunning ?? roomExists
             case .recordingOn:
                 if isReadBack(request) { return recordingOn }
                 return isCreate(request) ? createWhenRecordingOn : roomExists
@@ -125,7 +164,8 @@ struct StubProfile: Sendable, CustomTestStringConvertible {
             isReadBack: { $0.method == "GET" }, noRoom: "no Zoom meeting is recorded for booking B-1",
             roomExists: "Zoom meeting 85746065432 is recorded for booking B-1",
             recordingOn: "Zoom meeting 85746065432 has auto_recording cloud",
-            createWhenRecordingOn: "no Zoom meeting is recorded for booking B-1"),
+            createWhenRecordingOn: "no Zoom meeting is recorded for booking B-1",
+            recordingRunning: "Zoom meeting 85746065432 is being recorded"),
         StubProfile(
             provider: "msgraph", registryName: "msteams", roomID: ProviderFixtures.graphMeetingID,
             deleteCall: "DELETE /v1.0/users/", tokenState: "the Entra ID app registration is valid",
@@ -133,21 +173,22 @@ struct StubProfile: Sendable, CustomTestStringConvertible {
             isCreate: { $0.url.path.hasSuffix("/createOrGet") }, isReadBack: { $0.method == "GET" },
             noRoom: "no Teams meeting exists with externalId B-1", roomExists: "the Teams meeting of booking B-1 exists",
             recordingOn: "the Teams meeting of booking B-1 has allowRecording true",
-            createWhenRecordingOn: "no Teams meeting exists with externalId B-1"),
+            createWhenRecordingOn: "no Teams meeting exists with externalId B-1", recordingRunning: nil),
         StubProfile(
             provider: "bigbluebutton", registryName: "bigbluebutton", roomID: "B-1",
             deleteCall: "GET /bigbluebutton/api/end", tokenState: nil, isToken: { _ in false },
             isCreate: { $0.url.path.hasSuffix("/create") }, isReadBack: { $0.url.path.hasSuffix("/getMeetingInfo") },
             noRoom: "no BigBlueButton meeting B-1 is running", roomExists: "BigBlueButton meeting B-1 is running",
             recordingOn: "BigBlueButton meeting B-1 is running with recording true",
-            createWhenRecordingOn: "no BigBlueButton meeting B-1 is running"),
+            createWhenRecordingOn: "no BigBlueButton meeting B-1 is running", recordingRunning: nil),
         StubProfile(
             provider: "daily", registryName: "daily", roomID: ProviderFixtures.dailyRoomName,
             deleteCall: "DELETE /v1/rooms/", tokenState: nil, isToken: { _ in false },
             isCreate: { $0.method == "POST" && $0.url.path.hasSuffix("/rooms") }, isReadBack: { $0.method == "GET" },
             noRoom: "no Daily room exists for booking B-1", roomExists: "the Daily room of booking B-1 already exists",
             recordingOn: "the Daily room of booking B-1 has enable_recording cloud",
-            createWhenRecordingOn: "the Daily room of booking B-1 already exists"),
+            createWhenRecordingOn: "the Daily room of booking B-1 already exists",
+            recordingRunning: "the Daily room of booking B-1 is being recorded"),
     ]
 }
 

@@ -45,6 +45,8 @@ struct ProviderContractTests {
             try await replay.step(["zoom-end-meeting", "zoom-delete-meeting-gone"]) {
                 try await $0.deleteRoom(for: Self.spec, providerRoomID: id)
             }.get()
+            let stopped = try await replay.step(["zoom-stop-recording"]) { try await $0.stopRecording(in: id) }.get()
+            #expect(stopped)
             let locked = try await replay.step(["zoom-meeting-recording-on"]) { try await $0.recordingState(of: id) }.get()
             #expect(locked == .on("auto_recording=cloud"))
 
@@ -91,6 +93,7 @@ struct ProviderContractTests {
             try await replay.step(["graph-delete-meeting-gone"]) {
                 try await $0.deleteRoom(for: Self.spec, providerRoomID: id)
             }.get()
+            #expect(try await replay.step([]) { try await $0.stopRecording(in: id) }.get() == false)
             let on = try await replay.step(["graph-meeting-recording-on"]) { try await $0.recordingState(of: id) }.get()
             #expect(on == .on("allowRecording=true"))
             #expect(await replay.step(["graph-create-rate-limited"], create).error == .rateLimited(retryAfter: .seconds(10)))
@@ -141,6 +144,7 @@ struct ProviderContractTests {
             try await replay.step(["bbb-end-meeting-not-found"]) {
                 try await $0.deleteRoom(for: Self.spec, providerRoomID: id)
             }.get()
+            #expect(try await replay.step([]) { try await $0.stopRecording(in: id) }.get() == false)
             let on = try await replay.step(["bbb-meeting-recording-on"]) { try await $0.recordingState(of: id) }.get()
             #expect(on == .on("recording=true"))
             #expect(await replay.step(["bbb-create-checksum-error"], create).error?.code == "provider_unauthorized")
@@ -181,6 +185,7 @@ struct ProviderContractTests {
             try await replay.step(["daily-delete-room-gone"]) {
                 try await $0.deleteRoom(for: Self.spec, providerRoomID: name)
             }.get()
+            #expect(try await replay.step(["daily-stop-recording"]) { try await $0.stopRecording(in: name) }.get())
             let on = try await replay.step(["daily-room-recording-on"]) { try await $0.recordingState(of: name) }.get()
             #expect(on == .on("cloud"))
             #expect(await replay.step(["daily-create-rate-limited"], create).error == .rateLimited(retryAfter: .seconds(5)))

@@ -56,8 +56,8 @@ struct ProviderWebhookTests {
             #expect(forged == .unauthorized && stale == .unauthorized && reserialised == .unauthorized)
             #expect(unconfigured == .notFound)
         }
-        let ends = try await gateway.store.jobs(for: BookingID("B-1")!).filter { $0.kind == .endRoom }
-        #expect(ends.count == 1)
+        let stops = try await gateway.store.jobs(for: BookingID("B-1")!).filter { $0.kind == .stopRecording }
+        #expect(stops.count == 1)
         let trail = try await gateway.store.auditTrail(for: BookingID("B-1")!)
         #expect(trail.filter { $0.event == "recording_started" && $0.actor == .provider }.count == 1)
     }

@@ -301,6 +301,13 @@ def test_daily_exchange_fits_the_daily_openapi_document(key, daily_spec):
         _, get_room = operation(daily_spec, "GET", request["path"])
         problems += ["response " + e for e in schema_errors(
             get_room["responses"]["200"]["content"]["application/json"]["schema"], content(interaction["response"]))]
+    elif re.fullmatch(r"/v1/rooms/[^/]+/recordings/stop", request["path"]):
+        # Nor is the recordings API: its body has one optional field, "type", of three values (providers.md §3.1,
+        # docs.daily.co/reference/rest-api/rooms/recordings/stop).
+        schema = {"type": "object", "additionalProperties": False,
+                  "properties": {"type": {"enum": ["cloud", "cloud-audio-only", "raw-tracks"]}}}
+        problems = ["request " + e for e in schema_errors(schema, content(request))]
+        problems += [] if request["method"] == "POST" else ["recordings/stop is a POST"]
     else:
         problems = check_openapi_exchange(daily_spec, interaction, DAILY_ERROR, undeclared_ok={401, 404, 429, 500, 503})
     assert not problems, "\n".join(problems)
