@@ -44,7 +44,9 @@ struct BearerClient: Sendable {
         guard response.status == 401 else { return response }
         await tokens.invalidate(first)
         let second = try await tokens.token(now: clock.now, fetch: fetchToken)
-        return try await send(method, url, token: second, body: body)
+        let retried = try await send(method, url, token: second, body: body)
+        if retried.status == 401 { await tokens.invalidate(second) }
+        return retried
     }
 
     private func send(_ method: String, _ url: URL, token: String, body: Data?) async throws -> HTTPResponse {
