@@ -137,13 +137,18 @@ public struct SessionStateMachine: Sendable {
             next.room.status = .failed
             next.room.errorCode = code
             next.room.errorMessage = message
-            if !state.isTerminal {
+            // A room the provider created before the failure is taken back, not left behind.
+            let cleanUp: [SessionAction] = session.room.providerRoomID == nil ? [] : [.deleteRoom]
+            if state.isTerminal {
+                actions = cleanUp
+            } else {
                 next.state = .failed
-                actions = [.cancelDeadlines, purgeDeadline(for: session.booking), .notifyScheduler(.roomFailed)]
+                actions = [.cancelDeadlines, purgeDeadline(for: session.booking)] + cleanUp + [.notifyScheduler(.roomFailed)]
             }
 
         case .roomDeleted:
-            next.room.status = .deleted
+            // A failed room keeps saying so (and why) once it is cleaned up.
+            if next.room.status != .failed { next.room.status = .deleted }
 
         case .roomEnded:
             next.room.status = .ended

@@ -78,8 +78,8 @@ public struct BigBlueButtonProvider: MeetingProvider {
             recording: try await recordingState(of: spec.bookingID.rawValue))
     }
 
-    /// BigBlueButton has no update call: a new slot only changes the meeting's maximum duration, which a
-    /// repeated (idempotent) create carries.
+    /// BigBlueButton has no update call and a repeated create leaves a running meeting as it is; a new
+    /// slot's duration takes effect when the meeting is created again on admission.
     public func updateRoom(_ providerRoomID: String, for spec: RoomSpec) async throws -> ProvisionedRoom {
         try await createOrGetRoom(for: spec, knownRoomID: providerRoomID, roomCreated: { _ in })
     }
@@ -137,7 +137,8 @@ public struct BigBlueButtonProvider: MeetingProvider {
         let answer = try await call(
             "create",
             [
-                ("name", "\(spec.service) \(spec.bookingID.rawValue)"), ("meetingID", spec.bookingID.rawValue),
+                ("name", String("\(spec.service) \(spec.bookingID.rawValue)".prefix(64))),
+                ("meetingID", spec.bookingID.rawValue),
                 ("record", "false"), ("autoStartRecording", "false"), ("allowStartStopRecording", "false"),
                 ("guestPolicy", "ASK_MODERATOR"), ("duration", String(max(1, minutes))),
                 ("meta_origin", "video-gateway"),

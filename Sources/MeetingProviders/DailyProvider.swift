@@ -45,8 +45,12 @@ public struct DailyProvider: MeetingProvider {
         case 200:
             try await roomCreated(name)
             return try provisioned(from: response)
-        case 400 where (try? decode(DailyError.self, response))?.info?.contains("already exists") == true:
-            return try provisioned(from: try await expect(200, send("GET", "rooms/\(name)")))
+        case 400:
+            // A taken name is Daily's "already exists" (its exact wording is not documented): the room is
+            // ours if it can be read; otherwise the 400 stands.
+            let existing = try await send("GET", "rooms/\(name)")
+            guard existing.status == 200 else { throw error(from: response) }
+            return try provisioned(from: existing)
         default:
             throw error(from: response)
         }
@@ -79,12 +83,12 @@ public struct DailyProvider: MeetingProvider {
                 exp: Int(spec.expiresAt.timeIntervalSince1970)))
     }
 
-    /// `POST /rooms/{name}/recordings/stop` (providers.md §3.1); Daily answers 400 when no recording is
-    /// active, which is the wanted state too.
+    /// `POST /rooms/{name}/recordings/stop` (providers.md §3.1) for a cloud recording. Any other answer
+    /// (Daily's 400 for a recording of another type or none it can stop) is `false`: the room is ended.
     public func stopRecording(in providerRoomID: String) async throws -> Bool {
         let response = try await send("POST", "rooms/\(providerRoomID)/recordings/stop", body: ["type": "cloud"])
-        guard response.status == 200 || response.status == 400 else { throw error(from: response) }
-        return true
+        if response.status == 429 || response.status >= 500 { throw error(from: response) }
+        return response.status == 200
     }
 
     public func recordingState(of providerRoomID: String) async throws -> RecordingReadback {
@@ -201,5 +205,4 @@ private struct TokenResponse: Decodable {
 
 private struct DailyError: Decodable {
     let error: String?
-    let info: String?
 }

@@ -92,9 +92,13 @@ public struct MicrosoftTeamsProvider: MeetingProvider {
 
     // MARK: Wire
 
+    /// `…/users/{organizer}/onlineMeetings/{last}`. Meeting ids are base64 and may hold `/`, `+` or `=`:
+    /// each segment is percent-encoded whole (appending a path component would split it at a `/`).
     private func meetings(_ last: String) -> URL {
-        configuration.apiBaseURL.appendingPathComponent("users").appendingPathComponent(configuration.organizerUserID)
-            .appendingPathComponent("onlineMeetings").appendingPathComponent(last)
+        let base = configuration.apiBaseURL.absoluteString.hasSuffix("/")
+            ? String(configuration.apiBaseURL.absoluteString.dropLast()) : configuration.apiBaseURL.absoluteString
+        let segments = ["users", configuration.organizerUserID, "onlineMeetings", last].map(FormEncoding.encode)
+        return URL(string: base + "/" + segments.joined(separator: "/"))!
     }
 
     private func secure(_ id: String, body: SecureRequest) async throws {

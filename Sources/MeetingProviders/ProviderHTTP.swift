@@ -36,6 +36,8 @@ struct ProviderHTTP: Sendable {
         switch response.status {
         case 429:
             return .rateLimited(retryAfter: Self.retryAfter(response.headers["retry-after"]))
+        case 408, 425:
+            return .unavailable(message)
         case 401, 403:
             return .unauthorized(message)
         case 404:

@@ -59,7 +59,13 @@ public struct ZoomProvider: MeetingProvider {
             "POST", url("users", configuration.userID, "meetings"), json: try http.json(MeetingRequest(spec: spec)))
         guard response.status == 201 || response.status == 200 else { throw failure(response) }
         let created = try http.decode(Meeting.self, from: response)
-        try await roomCreated(created.id.value)
+        do {
+            try await roomCreated(created.id.value)
+        } catch {
+            // Unrecorded, a retry could not find this meeting again: take it back now.
+            try? await deleteRoom(for: spec, providerRoomID: created.id.value)
+            throw error
+        }
         // The create answer echoes what was asked; a GET shows what the account's locked settings made of it.
         return try provisioned(try await meeting(created.id.value))
     }

@@ -96,16 +96,17 @@ struct JobHandler: Sendable {
         try await finish(job)
     }
 
-    /// Stops the recording through the provider's API; where there is none, or the provider refuses, the
-    /// room is ended: no call goes on being recorded.
+    /// Stops the recording through the provider's API; where there is none, or the call fails in any way,
+    /// the room is ended at once: no call goes on being recorded.
     private func stopRecording(_ session: Session, _ job: Job) async throws {
         guard session.room.status == .ready, let roomID = session.room.providerRoomID else { return try await finish(job) }
         let provider = try provider(for: session)
         var stopped = false
         do {
             stopped = try await provider.stopRecording(in: roomID)
-        } catch let error as ProviderError where !error.isRetryable {
-            logger.error("the provider refused to stop the recording", metadata: ["error": "\(error.code)"])
+        } catch let error as ProviderError {
+            // No waiting for a retry while the call is being recorded.
+            logger.error("the recording could not be stopped", metadata: ["error": "\(error.code)"])
         }
         if stopped {
             logger.warning("recording stopped through the provider's API")

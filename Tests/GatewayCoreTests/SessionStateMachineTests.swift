@@ -264,6 +264,18 @@ struct SessionStateMachineTests {
         #expect(transition.actions == [.cancelDeadlines, Slot.purge, .notifyScheduler(.roomFailed)])
     }
 
+    @Test("A room created before provisioning failed is deleted, and still reads failed afterwards")
+    func provisioningFailureAfterCreate() throws {
+        var session = Slot.session(.scheduled, room: .pending)
+        session.room.providerRoomID = "85746065432"
+        let failed = try machine.apply(
+            .roomProvisioningFailed(code: "provider_unavailable", message: "zoom 503"), to: session, at: Slot.beforeWindow)
+        #expect(failed.actions == [.cancelDeadlines, Slot.purge, .deleteRoom, .notifyScheduler(.roomFailed)])
+        let deleted = try machine.apply(.roomDeleted, to: failed.session, at: Slot.beforeWindow)
+        #expect(deleted.session.room.status == .failed)
+        #expect(deleted.session.room.errorCode == "provider_unavailable")
+    }
+
     @Test("Re-entering the lobby keeps the first entry time")
     func reentryKeepsPlace() throws {
         var session = Slot.session(.open)

@@ -1,9 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
 import MeetingProviders
-import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -226,24 +224,9 @@ final class PactReplayServer: Sendable {
     /// Runs the server on a free loopback port for the duration of `body`.
     func run<T: Sendable>(_ body: (URL) async throws -> T) async throws -> T {
         let port = try FreePort.loopback()
-        let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
-        let app = Application(
-            responder: CallbackResponder<BasicRequestContext> { [self] request, _ in try await answer(request) },
-            configuration: .init(address: .hostname("127.0.0.1", port: port)),
-            onServerRunning: { _ in readyContinuation.yield() }, logger: Logger(label: "pact-replay"))
-        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "pact-replay")))
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            for await _ in ready { break }
-            let outcome: Result<T, any Error>
-            do {
-                outcome = .success(try await body(URL(string: "http://127.0.0.1:\(port)")!))
-            } catch {
-                outcome = .failure(error)
-            }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return try outcome.get()
+        let responder = CallbackResponder<BasicRequestContext> { [self] request, _ in try await answer(request) }
+        return try await withLoopbackServer(responder, port: port, label: "pact-replay") {
+            try await body(URL(string: "http://127.0.0.1:\(port)")!)
         }
     }
 }

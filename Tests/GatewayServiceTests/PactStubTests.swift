@@ -62,11 +62,7 @@ struct PactStubTests {
     static func stopRecording(_ profile: StubProfile, _ stub: PactStub) async throws {
         let transport = ProviderStateTransport()
         transport.states(profile.states(.fresh))
-        let gateway = await TestGateway(
-            store: try await ProvisioningTests.sqliteStore(), simulatorURL: nil,
-            providers: { clock in
-                [profile.registryName: ProviderFixtures.adapter(profile.provider, base: stub.base, transport: transport, clock: clock)]
-            })
+        let gateway = try await gateway(with: profile, stub, transport)
         let bookingID = BookingID("B-1")!
         try await gateway.test { client in
             _ = try await client.call(.put, "/v1/sessions/B-1", body: Body.json(Body.booking(provider: profile.registryName)))
@@ -90,14 +86,21 @@ struct PactStubTests {
         }
     }
 
-    static func failClosed(_ profile: StubProfile, _ stub: PactStub) async throws {
-        let transport = ProviderStateTransport()
-        transport.states(profile.states(.recordingOn))
-        let gateway = await TestGateway(
+    /// A gateway on SQLite whose only provider is `profile`'s adapter, talking to the stub.
+    static func gateway(with profile: StubProfile, _ stub: PactStub, _ transport: ProviderStateTransport) async throws
+        -> TestGateway
+    {
+        await TestGateway(
             store: try await ProvisioningTests.sqliteStore(), simulatorURL: nil,
             providers: { clock in
                 [profile.registryName: ProviderFixtures.adapter(profile.provider, base: stub.base, transport: transport, clock: clock)]
             })
+    }
+
+    static func failClosed(_ profile: StubProfile, _ stub: PactStub) async throws {
+        let transport = ProviderStateTransport()
+        transport.states(profile.states(.recordingOn))
+        let gateway = try await gateway(with: profile, stub, transport)
         try await gateway.test { client in
             let put = try await client.call(
                 .put, "/v1/sessions/B-1", body: Body.json(Body.booking(provider: profile.registryName)))

@@ -22,6 +22,16 @@ struct ProviderContractTests {
             #expect(room == ProvisionedRoom(providerRoomID: id, url: "https://zoom.us/j/85746065432?pwd=Ym9va2luZ0ItMQ", recording: .off))
             #expect(created.ids == [id])
 
+            // A meeting whose id cannot be recorded is taken back at once (a retry could not find it).
+            let unrecorded = await replay.step(
+                ["zoom-create-meeting", "zoom-end-meeting", "zoom-delete-meeting"]
+            ) {
+                try await $0.createOrGetRoom(
+                    for: Self.spec, knownRoomID: nil,
+                    roomCreated: { _ in throw ProviderError.unavailable("the store is unavailable") })
+            }
+            #expect(unrecorded.error == .unavailable("the store is unavailable"))
+
             // The recorded id is looked up, not created again; the token is reused.
             let again = try await replay.step(["zoom-get-recorded-meeting"]) {
                 try await $0.createOrGetRoom(for: Self.spec, knownRoomID: id, roomCreated: created.record)
@@ -149,6 +159,17 @@ struct ProviderContractTests {
         }
     }
 
+    @Test("Graph meeting ids are one path segment, whatever base64 characters they hold")
+    func graphIDEncoding() async throws {
+        let transport = CapturingTransport()
+        let adapter = ProviderFixtures.adapter(
+            "msgraph", base: URL(string: "https://graph.example")!, transport: transport, clock: ManualClock(ProviderFixtures.now))
+        try await adapter.deleteRoom(for: Self.spec, providerRoomID: "MSp/ab+c==")
+        #expect(
+            transport.urls.last
+                == "https://graph.example/v1.0/users/550fae72-d251-43ec-868c-373732c2704f/onlineMeetings/MSp%2Fab%2Bc%3D%3D")
+    }
+
     @Test("BigBlueButton's checksum reproduces the worked example of its API documentation")
     func bbbChecksumExample() {
         let checksum = BigBlueButtonProvider.checksum(
@@ -191,6 +212,21 @@ struct ProviderContractTests {
                     == "provider_unavailable")
             #expect(await replay.step(["daily-create-unauthorized"], create).error?.code == "provider_unauthorized")
         }
+    }
+}
+
+/// Answers every token request with a token and everything else with 204, keeping the URLs asked for.
+final class CapturingTransport: HTTPTransport {
+    private let asked = Mutex<[String]>([])
+
+    var urls: [String] { asked.withLock { $0 } }
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        asked.withLock { $0.append(request.url.absoluteString) }
+        if request.url.path.hasSuffix("/token") {
+            return HTTPResponse(status: 200, body: Data(#"{"access_token":"t","expires_in":3600}"#.utf8))
+        }
+        return HTTPResponse(status: 204)
     }
 }
 

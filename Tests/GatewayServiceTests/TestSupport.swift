@@ -21,17 +21,26 @@ func withSimulator<T: Sendable>(
     let port = try FreePort.loopback()
     let simulator = ProviderSimulator(
         apiKey: "simulator-test-key", publicBaseURL: "http://127.0.0.1:\(port)", domainRecording: domainRecording)
+    return try await withLoopbackServer(simulator.router().buildResponder(), port: port, label: "simulator-test") {
+        try await body(simulator, URL(string: "http://127.0.0.1:\(port)/v1")!)
+    }
+}
+
+/// Serves `responder` on `port` of 127.0.0.1 for the duration of `body`, then shuts it down.
+func withLoopbackServer<Responder: HTTPResponder, T: Sendable>(
+    _ responder: Responder, port: Int, label: String, _ body: () async throws -> T
+) async throws -> T where Responder.Context == BasicRequestContext {
     let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
     let app = Application(
-        router: simulator.router(), configuration: .init(address: .hostname("127.0.0.1", port: port)),
-        onServerRunning: { _ in readyContinuation.yield() }, logger: Logger(label: "simulator-test"))
-    let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "simulator-test")))
+        responder: responder, configuration: .init(address: .hostname("127.0.0.1", port: port)),
+        onServerRunning: { _ in readyContinuation.yield() }, logger: Logger(label: label))
+    let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: label)))
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         for await _ in ready { break }
         let outcome: Result<T, any Error>
         do {
-            outcome = .success(try await body(simulator, URL(string: "http://127.0.0.1:\(port)/v1")!))
+            outcome = .success(try await body())
         } catch {
             outcome = .failure(error)
         }
