@@ -5,8 +5,14 @@ import GatewayCore
 /// the waiting room on, joining before the host off and automatic recording `none`.
 ///
 /// Zoom has no idempotency key, so the meeting id is recorded (`roomCreated`) the moment Zoom answers the
-/// create call, and a retried job looks that id up instead of creating a second meeting.
+/// create call, and a retried job looks that id up instead of creating a second meeting. A meeting whose
+/// create answer was lost (a timeout, a crash before the write) is found again in the host's meeting list
+/// by its topic, which names the booking, before any new meeting is created or a cancelled booking let go.
 public struct ZoomProvider: MeetingProvider {
+    /// The host's meeting list is read at most this many pages of 300 deep when looking for a meeting
+    /// whose create answer was lost.
+    static let maximumListPages = 10
+
     public struct Configuration: Sendable {
         public var accountID: String
         public var clientID: String
@@ -55,6 +61,11 @@ public struct ZoomProvider: MeetingProvider {
         if let knownRoomID, let existing = try await meetingIfPresent(knownRoomID) {
             return try provisioned(existing)
         }
+        if let lost = try await meetingID(named: MeetingRequest(spec: spec).topic) {
+            // Created by an earlier try whose answer never arrived: record it and bring it up to date.
+            try await roomCreated(lost)
+            return try await updateRoom(lost, for: spec)
+        }
         let response = try await client.send(
             "POST", url("users", configuration.userID, "meetings"), json: try http.json(MeetingRequest(spec: spec)))
         guard response.status == 201 || response.status == 200 else { throw failure(response) }
@@ -78,8 +89,10 @@ public struct ZoomProvider: MeetingProvider {
     }
 
     public func deleteRoom(for spec: RoomSpec, providerRoomID: String?) async throws {
-        // Without a recorded id no meeting was created for this booking.
-        guard let providerRoomID else { return }
+        // Without a recorded id, a meeting created by a try whose answer was lost may still exist.
+        var found = providerRoomID
+        if found == nil { found = try await meetingID(named: MeetingRequest(spec: spec).topic) }
+        guard let providerRoomID = found else { return }
         let end = try await client.send(
             "PUT", url("meetings", providerRoomID, "status"), json: try http.json(["action": "end"]))
         switch end.status {
@@ -123,6 +136,25 @@ public struct ZoomProvider: MeetingProvider {
 
     private func url(_ parts: String...) -> URL {
         parts.reduce(configuration.apiBaseURL) { $0.appendingPathComponent($1) }
+    }
+
+    /// The id of the host's scheduled meeting with this topic, read from `GET /users/{userId}/meetings`.
+    private func meetingID(named topic: String) async throws -> String? {
+        var pageToken: String?
+        for _ in 0..<Self.maximumListPages {
+            var components = URLComponents(url: url("users", configuration.userID, "meetings"), resolvingAgainstBaseURL: false)
+            components?.queryItems =
+                [URLQueryItem(name: "type", value: "scheduled"), URLQueryItem(name: "page_size", value: "300")]
+                + (pageToken.map { [URLQueryItem(name: "next_page_token", value: $0)] } ?? [])
+            guard let listURL = components?.url else { throw ProviderError.invalidResponse("zoom: bad meeting list URL") }
+            let response = try await client.send("GET", listURL)
+            guard response.status == 200 else { throw failure(response) }
+            let page = try http.decode(MeetingPage.self, from: response)
+            if let found = page.meetings?.first(where: { $0.topic == topic }) { return found.id.value }
+            guard let next = page.next_page_token, !next.isEmpty else { return nil }
+            pageToken = next
+        }
+        return nil
     }
 
     private func meeting(_ id: String) async throws -> Meeting {
@@ -203,6 +235,16 @@ private struct Meeting: Decodable {
     let join_url: String?
     let start_url: String?
     let settings: Settings?
+}
+
+private struct MeetingPage: Decodable {
+    struct Listed: Decodable {
+        let id: MeetingID
+        let topic: String?
+    }
+
+    let next_page_token: String?
+    let meetings: [Listed]?
 }
 
 private struct ZoomError: Decodable {

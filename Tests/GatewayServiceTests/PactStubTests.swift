@@ -163,11 +163,12 @@ struct StubProfile: Sendable, CustomTestStringConvertible {
             provider: "zoom", registryName: "zoom", roomID: ProviderFixtures.zoomMeetingID,
             deleteCall: "DELETE /v2/meetings/", tokenState: "the Zoom Server-to-Server OAuth app is active",
             isToken: { $0.url.path == "/oauth/token" },
-            isCreate: { $0.method == "POST" && $0.url.path.hasSuffix("/meetings") },
-            isReadBack: { $0.method == "GET" }, noRoom: "no Zoom meeting is recorded for booking B-1",
+            isCreate: { $0.url.path.hasSuffix("/meetings") },  // the list of the host's meetings, then the create
+            isReadBack: { $0.method == "GET" && !$0.url.path.hasSuffix("/meetings") },
+            noRoom: "no Zoom meeting exists for booking B-1",
             roomExists: "Zoom meeting 85746065432 is recorded for booking B-1",
             recordingOn: "Zoom meeting 85746065432 has auto_recording cloud",
-            createWhenRecordingOn: "no Zoom meeting is recorded for booking B-1",
+            createWhenRecordingOn: "no Zoom meeting exists for booking B-1",
             recordingRunning: "Zoom meeting 85746065432 is being recorded"),
         StubProfile(
             provider: "msgraph", registryName: "msteams", roomID: ProviderFixtures.graphMeetingID,

@@ -16,7 +16,9 @@ struct ProviderContractTests {
         try await withReplay("zoom") { replay in
             let id = ProviderFixtures.zoomMeetingID
             let created = CreatedRooms()
-            let room = try await replay.step(["zoom-oauth-token", "zoom-create-meeting", "zoom-get-recorded-meeting"]) {
+            let room = try await replay.step(
+                ["zoom-oauth-token", "zoom-list-meetings-none", "zoom-create-meeting", "zoom-get-recorded-meeting"]
+            ) {
                 try await $0.createOrGetRoom(for: Self.spec, knownRoomID: nil, roomCreated: created.record)
             }.get()
             #expect(room == ProvisionedRoom(providerRoomID: id, url: "https://zoom.us/j/85746065432?pwd=Ym9va2luZ0ItMQ", recording: .off))
@@ -24,7 +26,7 @@ struct ProviderContractTests {
 
             // A meeting whose id cannot be recorded is taken back at once (a retry could not find it).
             let unrecorded = await replay.step(
-                ["zoom-create-meeting", "zoom-end-meeting", "zoom-delete-meeting"]
+                ["zoom-list-meetings-none", "zoom-create-meeting", "zoom-end-meeting", "zoom-delete-meeting"]
             ) {
                 try await $0.createOrGetRoom(
                     for: Self.spec, knownRoomID: nil,
@@ -37,6 +39,21 @@ struct ProviderContractTests {
                 try await $0.createOrGetRoom(for: Self.spec, knownRoomID: id, roomCreated: created.record)
             }.get()
             #expect(again.providerRoomID == id && created.ids == [id])
+
+            // A create answer that never arrived: the meeting is found in the host's list by its topic,
+            // recorded, and brought up to date; a cancelled booking's lost meeting is found and deleted.
+            let lostPages = ["zoom-list-meetings-lost-answer-page-1", "zoom-list-meetings-lost-answer-page-2"]
+            let found = try await replay.step(lostPages + ["zoom-update-meeting", "zoom-get-recorded-meeting"]) {
+                try await $0.createOrGetRoom(for: Self.spec, knownRoomID: nil, roomCreated: created.record)
+            }.get()
+            #expect(found.providerRoomID == id && found.recording == .off)
+            #expect(created.ids == [id, id])
+            try await replay.step(lostPages + ["zoom-end-meeting", "zoom-delete-meeting"]) {
+                try await $0.deleteRoom(for: Self.spec, providerRoomID: nil)
+            }.get()
+            try await replay.step(["zoom-list-meetings-none"]) {
+                try await $0.deleteRoom(for: Self.spec, providerRoomID: nil)
+            }.get()
             let moved = try await replay.step(["zoom-update-meeting", "zoom-get-recorded-meeting"]) {
                 try await $0.updateRoom(id, for: Self.spec)
             }.get()
@@ -63,13 +80,18 @@ struct ProviderContractTests {
             let create: @Sendable (any MeetingProvider) async throws -> ProvisionedRoom = {
                 try await $0.createOrGetRoom(for: Self.spec, knownRoomID: nil, roomCreated: created.record)
             }
-            #expect(await replay.step(["zoom-create-rate-limited"], create).error == .rateLimited(retryAfter: .seconds(2)))
-            #expect(await replay.step(["zoom-create-unavailable"], create).error?.code == "provider_unavailable")
+            #expect(
+                await replay.step(["zoom-list-meetings-none", "zoom-create-rate-limited"], create).error
+                    == .rateLimited(retryAfter: .seconds(2)))
+            #expect(
+                await replay.step(["zoom-list-meetings-none", "zoom-create-unavailable"], create).error?.code
+                    == "provider_unavailable")
             // 401: one fresh token, one retry, then a typed failure.
             let refused = await replay.step(
-                ["zoom-create-unauthorized", "zoom-oauth-token", "zoom-create-unauthorized"], create)
+                ["zoom-list-meetings-none", "zoom-create-unauthorized", "zoom-oauth-token", "zoom-create-unauthorized"],
+                create)
             #expect(refused.error?.code == "provider_unauthorized")
-            #expect(created.ids == [id])
+            #expect(created.ids == [id, id])
         }
     }
 

@@ -256,6 +256,28 @@ def operation(spec, method, path):
     return None, None
 
 
+def query_problems(spec, op, template, request):
+    """Every query parameter is one the operation declares, with a value its schema allows."""
+    declared = {}
+    for parameter in op.get("parameters", []):
+        parameter = resolve(spec, parameter)
+        if parameter.get("in") == "query":
+            declared[parameter["name"]] = resolve(spec, parameter.get("schema", {}))
+    problems = []
+    for name, values in (request.get("query") or {}).items():
+        if name not in declared:
+            problems.append(f"query parameter {name} is not declared for {template}")
+            continue
+        for value in values:
+            if declared[name].get("type") == "integer":
+                if not re.fullmatch(r"-?[0-9]+", value):
+                    problems.append(f"query {name}={value} is not an integer")
+                    continue
+                value = int(value)
+            problems += [f"query {name} " + e for e in schema_errors(declared[name], value)]
+    return problems
+
+
 def check_openapi_exchange(spec, interaction, error_envelope, undeclared_ok):
     """Request body against the operation's request schema (closed), response body against the declared
     response schema; statuses the document does not declare must be documented elsewhere (undeclared_ok) and
@@ -263,7 +285,7 @@ def check_openapi_exchange(spec, interaction, error_envelope, undeclared_ok):
     request, response = interaction["request"], interaction["response"]
     template, op = operation(spec, request["method"], request["path"])
     assert op, f"{interaction['key']}: no operation for {request['method']} {request['path']}"
-    problems = []
+    problems = query_problems(spec, op, template, request)
     if "body" in request:
         schema = op["requestBody"]["content"]["application/json"]["schema"]
         problems += ["request " + e for e in schema_errors(strict(schema), content(request))]
