@@ -61,7 +61,7 @@ public struct ZoomProvider: MeetingProvider {
         if let knownRoomID, let existing = try await meetingIfPresent(knownRoomID) {
             return try provisioned(existing)
         }
-        if let lost = try await meetingID(named: MeetingRequest(spec: spec).topic) {
+        if let lost = try await meetingID(named: MeetingRequest.topic(for: spec)) {
             // Created by an earlier try whose answer never arrived: record it and bring it up to date.
             try await roomCreated(lost)
             return try await updateRoom(lost, for: spec)
@@ -90,8 +90,7 @@ public struct ZoomProvider: MeetingProvider {
 
     public func deleteRoom(for spec: RoomSpec, providerRoomID: String?) async throws {
         // Without a recorded id, a meeting created by a try whose answer was lost may still exist.
-        var found = providerRoomID
-        if found == nil { found = try await meetingID(named: MeetingRequest(spec: spec).topic) }
+        let found = if let providerRoomID { providerRoomID } else { try await meetingID(named: MeetingRequest.topic(for: spec)) }
         guard let providerRoomID = found else { return }
         let end = try await client.send(
             "PUT", url("meetings", providerRoomID, "status"), json: try http.json(["action": "end"]))
@@ -205,8 +204,11 @@ private struct MeetingRequest: Encodable {
     let timezone = "UTC"
     let settings = Settings()
 
+    /// Service and booking id only (no personal data); it is also how a meeting is found again.
+    static func topic(for spec: RoomSpec) -> String { "\(spec.service) \(spec.bookingID.rawValue)" }
+
     init(spec: RoomSpec) {
-        topic = "\(spec.service) \(spec.bookingID.rawValue)"
+        topic = Self.topic(for: spec)
         start_time = RFC3339.string(from: spec.startsAt)
         duration = max(1, Int((spec.endsAt.timeIntervalSince(spec.startsAt) / 60).rounded(.up)))
     }
