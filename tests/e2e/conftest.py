@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BINARY = ROOT / ".build" / "debug" / "gateway"
+BINARY = pathlib.Path(os.environ["GATEWAY_BINARY"]) if os.environ.get("GATEWAY_BINARY") else ROOT / ".build" / "debug" / "gateway"
 
 
 def free_port():
