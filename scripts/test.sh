@@ -29,4 +29,9 @@ if [ "$status" -ne 0 ]; then echo "swift test failed (full log: reports/swift-te
 
 echo "== contracts, end to end, browser"
 export PACT_DO_NOT_TRACK=true PATH="$PWD/.venv-tools/bin:$PATH"
-.venv-tools/bin/pytest -q tests/contracts tests/e2e tests/browser
+.venv-tools/bin/pytest -q -rs --junitxml=reports/pytest-junit.xml tests/contracts tests/e2e tests/browser
+
+echo "== skips"
+# Prints the number of skipped tests (pytest and swift test) with their reasons; fails on any reason not
+# listed in tests/allowed-skips.txt (the README's Tests section names the allowed ones).
+.venv-tools/bin/python scripts/check_skips.py --junit reports/pytest-junit.xml --swift-log reports/swift-test.log

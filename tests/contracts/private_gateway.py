@@ -1,6 +1,7 @@
 """The built gateway copied to a private folder (so a concurrent `swift build` cannot swap it mid-run),
 with the end-to-end helpers of tests/e2e/conftest.py bound to that copy."""
 import importlib.util
+import os
 import pathlib
 import shutil
 import subprocess
@@ -8,7 +9,9 @@ import subprocess
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BUILD = ROOT / ".build" / "debug"
+# GATEWAY_BINARY (as in tests/e2e/conftest.py) names a built gateway elsewhere; its resource bundle sits beside it.
+BINARY = pathlib.Path(os.environ["GATEWAY_BINARY"]) if os.environ.get("GATEWAY_BINARY") else ROOT / ".build" / "debug" / "gateway"
+BUILD = BINARY.parent
 BUNDLE = "video-session-gateway_GatewayHTTP.resources"
 
 
@@ -23,10 +26,10 @@ def e2e_helpers(binary, module_name):
 
 def private_copy(tmp_path_factory):
     """The path of a private, runnable copy of .build/debug/gateway and its resources."""
-    if not (BUILD / "gateway").is_file() or not (BUILD / BUNDLE).is_dir():
-        pytest.skip("the gateway is not built (.build/debug/gateway): run swift build first")
+    if not BINARY.is_file() or not (BUILD / BUNDLE).is_dir():
+        pytest.fail(f"the gateway is not built ({BINARY} with {BUNDLE} beside it): run swift build first", pytrace=False)
     folder = tmp_path_factory.mktemp("gateway-bin")
-    shutil.copy2(BUILD / "gateway", folder / "gateway")
+    shutil.copy2(BINARY, folder / "gateway")
     shutil.copytree(BUILD / BUNDLE, folder / BUNDLE)
     probe = subprocess.run([str(folder / "gateway"), "--help"], capture_output=True, text=True, timeout=30)
     assert probe.returncode == 0, f"the copied binary does not run (a build in progress?): {probe.stderr[-2000:]}"

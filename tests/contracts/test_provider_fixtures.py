@@ -7,8 +7,9 @@
 (c) every create-room request keeps recording off (and each file also holds one "recording came back on" answer);
 (d) every webhook signature recomputes from its secret and raw body, and the forged ones do not.
 
-The specifications are reference data kept beside the checkout in ../shared/specs (see its PROVENANCE.md);
-the tests skip when it is absent. The optional last tests run the real `pact` CLI (pact-python-cli) on loopback.
+The specifications are copies kept in Fixtures/provider-specs (source, commit and licence in its PROVENANCE.md);
+a missing one is a failure, never a skip. The last tests run the real `pact` CLI (pact-python-cli) on loopback;
+the test command installs it, so its absence is a failure too.
 
     python3 -m venv /tmp/venv-contracts
     /tmp/venv-contracts/bin/pip install pytest==9.0.3 jsonschema==4.26.0 openapi-schema-validator==0.9.0 \
@@ -40,7 +41,7 @@ from openapi_schema_validator import OAS30Validator
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACTS = ROOT / "Fixtures" / "pacts"
-SPECS = ROOT.parent / "shared" / "specs"
+SPECS = ROOT / "Fixtures" / "provider-specs"
 
 PROVIDERS = ["daily", "zoom", "msgraph", "bigbluebutton"]
 OUTGOING = [f"video-gateway-{p}.json" for p in PROVIDERS]
@@ -54,12 +55,10 @@ ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2
 # ------------------------------------------------------------------------------------------------ loading
 
 def spec_path(*parts):
-    if not SPECS.is_dir():
-        pytest.skip(f"provider specifications not found at {SPECS} (../shared/specs beside the checkout); "
-                    "these contract checks need them")
     path = SPECS.joinpath(*parts)
     if not path.is_file():
-        pytest.skip(f"{path} is missing from ../shared/specs")
+        pytest.fail(f"provider specification {path} is missing: it is part of the repository "
+                    "(Fixtures/provider-specs, see its PROVENANCE.md)", pytrace=False)
     return path
 
 
@@ -803,7 +802,8 @@ def test_webhook_file_covers_the_events_and_the_refusals(provider):
 def pact_cli():
     found = shutil.which("pact") or str(pathlib.Path(sys.executable).parent / "pact")
     if not os.access(found, os.X_OK):
-        pytest.skip("the pact CLI is not installed (pip install 'pact-python-cli==1!0.10.9')")
+        pytest.fail("the pact CLI is not installed (scripts/setup.sh --with-test-tools, "
+                    "or pip install 'pact-python-cli==1!0.10.9')", pytrace=False)
     return found
 
 

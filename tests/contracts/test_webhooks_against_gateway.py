@@ -27,7 +27,8 @@ def secrets():
 def test_webhook_pacts_pass_against_the_gateway(tmp_path):
     pact = shutil.which("pact")
     if pact is None:
-        pytest.skip("the pact CLI is not installed (pip install 'pact-python-cli==1!0.10.9')")
+        pytest.fail("the pact CLI is not installed (scripts/setup.sh --with-test-tools, "
+                    "or pip install 'pact-python-cli==1!0.10.9')", pytrace=False)
     values = secrets()
     gateway = Gateway(tmp_path, env={
         "TEST_PROVIDER_STATES": "true",
