@@ -137,8 +137,9 @@ public struct SessionStateMachine: Sendable {
             next.room.status = .failed
             next.room.errorCode = code
             next.room.errorMessage = message
-            // A room the provider created before the failure is taken back, not left behind.
-            let cleanUp: [SessionAction] = session.room.providerRoomID == nil ? [] : [.deleteRoom]
+            // A room the provider created before the failure is taken back, not left behind: also one
+            // whose id never reached the gateway (an answer lost on the way), found by its name or topic.
+            let cleanUp: [SessionAction] = [.deleteRoom]
             if state.isTerminal {
                 actions = cleanUp
             } else {

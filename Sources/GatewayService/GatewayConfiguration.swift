@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import GatewayCore
+import ProviderSimulator
 
 /// The gateway's settings, read from environment variables or the same keys as command-line options
 /// (`HTTP_PORT` or `--http-port`), with the defaults of DESIGN §3.
@@ -21,6 +22,11 @@ public struct GatewayConfiguration: Sendable {
     public var simulatorAPIKey: String?
     /// Makes the simulator's rooms inherit a recording default (to see the fail-closed rule at work).
     public var simulatorDomainRecording: String?
+    /// Faults the simulator injects (`5xx=0.3,timeout=0.1,…`, see `SimulatorFaults`), and their seed.
+    public var simulatorFaults: String?
+    public var simulatorFaultSeed: Int
+    /// The standalone simulator's listen address (`gateway simulator`).
+    public var simulatorHost: String
     public var dailyAPIKey: String?
     public var dailyAPIBaseURL: String
     /// Zoom Server-to-Server OAuth app, API and token base URLs, and the hosting user.
@@ -77,6 +83,12 @@ public struct GatewayConfiguration: Sendable {
     public var outboxKey: String?
     /// How long a claimed job stays with its worker before another may take it over.
     public var jobLease: Duration
+    /// The first delay before a failed job is tried again (it doubles with each attempt).
+    public var jobRetryBase: Duration
+    /// How many jobs one process runs at the same time.
+    public var jobConcurrency: Int
+    /// How long a stopping process waits for running jobs before handing them back to the queue.
+    public var shutdownGrace: Duration
 
     public init(reader: ConfigReader) {
         httpHost = reader.string(forKey: "http.host", default: "127.0.0.1")
@@ -119,6 +131,9 @@ public struct GatewayConfiguration: Sendable {
         simulatorPort = reader.int(forKey: "simulator.port", default: 0)
         simulatorAPIKey = reader.string(forKey: "simulator.api.key", isSecret: true)
         simulatorDomainRecording = reader.string(forKey: "simulator.domain.recording")
+        simulatorFaults = reader.string(forKey: "simulator.faults")
+        simulatorFaultSeed = reader.int(forKey: "simulator.fault.seed", default: 1)
+        simulatorHost = reader.string(forKey: "simulator.host", default: "127.0.0.1")
         dailyAPIKey = reader.string(forKey: "daily.api.key", isSecret: true)
         dailyAPIBaseURL = reader.string(forKey: "daily.api.base.url", default: "https://api.daily.co/v1")
         zoomAccountID = reader.string(forKey: "zoom.account.id")
@@ -138,6 +153,9 @@ public struct GatewayConfiguration: Sendable {
         providerTimeout = .seconds(max(1, reader.int(forKey: "provider.timeout.seconds", default: 10)))
         logLevel = reader.string(forKey: "log.level", default: "info")
         jobLease = .seconds(max(1, reader.int(forKey: "job.lease.seconds", default: 60)))
+        jobRetryBase = .milliseconds(Int(max(0.01, reader.double(forKey: "job.retry.base.seconds", default: 2)) * 1000))
+        jobConcurrency = reader.int(forKey: "job.concurrency", default: 32)
+        shutdownGrace = .milliseconds(Int(max(0, reader.double(forKey: "shutdown.grace.seconds", default: 10)) * 1000))
     }
 
     /// Reads the process environment, then command-line options (which win).
@@ -182,6 +200,10 @@ public struct GatewayConfiguration: Sendable {
             errors.append("TEST_PROVIDER_STATES needs HTTP_HOST on loopback (127.0.0.1, ::1 or localhost)")
         }
         errors += providerSettingErrors()
+        if let simulatorFaults {
+            do { _ = try SimulatorFaults(parsing: simulatorFaults) } catch { errors.append(error.description) }
+        }
+        if !(1...1024).contains(jobConcurrency) { errors.append("JOB_CONCURRENCY must be between 1 and 1024") }
         if !(1...65535).contains(httpPort) { errors.append("HTTP_PORT must be between 1 and 65535") }
         if URL(string: resolvedPublicBaseURL)?.scheme == nil { errors.append("PUBLIC_BASE_URL must be an absolute URL") }
         return errors

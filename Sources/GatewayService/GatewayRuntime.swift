@@ -71,7 +71,9 @@ public final class GatewayRuntime: Sendable {
             let key = configuration.simulatorAPIKey ?? SecureToken.make()
             let base = "http://127.0.0.1:\(port)"
             let created = ProviderSimulator(
-                apiKey: key, publicBaseURL: base, domainRecording: configuration.simulatorDomainRecording)
+                apiKey: key, publicBaseURL: base, domainRecording: configuration.simulatorDomainRecording,
+                faults: try configuration.simulatorFaults.map { try SimulatorFaults(parsing: $0) } ?? .none,
+                faultSeed: UInt64(truncatingIfNeeded: configuration.simulatorFaultSeed))
             services.append(
                 Application(
                     router: created.router(),
@@ -94,7 +96,11 @@ public final class GatewayRuntime: Sendable {
         workerLogger[metadataKey: "component"] = "job-worker"
         let worker = JobWorker(
             sessions: sessions, notifier: makeNotifier(configuration, transport: transport, clock: clock, logger: logger),
-            doorbell: doorbell, configuration: .init(lease: configuration.jobLease), logger: workerLogger)
+            doorbell: doorbell,
+            configuration: .init(
+                concurrency: configuration.jobConcurrency, lease: configuration.jobLease,
+                retry: RetryPolicy(baseDelay: configuration.jobRetryBase), shutdownGrace: configuration.shutdownGrace),
+            logger: workerLogger)
 
         let jwks = try configuration.attendantJWKSFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
         let verifier = try await AttendantTokenVerifier(
@@ -108,6 +114,9 @@ public final class GatewayRuntime: Sendable {
                 lobbyLimits: .init(
                     perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink),
                 providerStatesClock: freezableClock, webhookSecrets: webhookSecrets(configuration)))
+        // Services stop in the reverse order: event streams end, the HTTP server stops accepting and
+        // drains, the worker finishes or hands back its jobs, and the built-in simulator goes last.
+        services.append(worker)
         services.append(
             Application(
                 router: router,
@@ -115,8 +124,6 @@ public final class GatewayRuntime: Sendable {
                     address: .hostname(configuration.httpHost, port: configuration.httpPort),
                     serverName: "video-session-gateway"),
                 logger: logger))
-        services.append(worker)
-        // Last, so that it stops first: ending the event streams lets the HTTP server drain.
         services.append(LiveStreamsShutdown(bus: sessions.liveEvents))
         return GatewayRuntime(
             configuration: configuration, store: store, sessions: sessions, worker: worker, simulator: simulator,

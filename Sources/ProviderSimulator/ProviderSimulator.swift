@@ -20,6 +20,8 @@ public final class ProviderSimulator: Sendable {
         var rooms: [String: Room] = [:]
         var tokens: [String: (room: String, isOwner: Bool)] = [:]
         var roomsCreated = 0
+        var createsByName: [String: Int] = [:]
+        var requests = 0
     }
 
     private let state = Mutex(State())
@@ -29,11 +31,17 @@ public final class ProviderSimulator: Sendable {
     /// A domain-wide recording default (`cloud`, `local`…) that new rooms inherit, as a Daily domain
     /// configured to record would; `nil` for none. Lets the gateway's fail-closed rule be exercised.
     public let domainRecording: String?
+    private let faults: FaultInjector
 
-    public init(apiKey: String, publicBaseURL: String, domainRecording: String? = nil) {
+    /// `faults` are injected into API answers (none by default), drawn from a generator seeded with `faultSeed`.
+    public init(
+        apiKey: String, publicBaseURL: String, domainRecording: String? = nil, faults: SimulatorFaults = .none,
+        faultSeed: UInt64 = 1
+    ) {
         self.apiKey = apiKey
         self.publicBaseURL = publicBaseURL
         self.domainRecording = domainRecording
+        self.faults = FaultInjector(faults: faults, seed: faultSeed)
     }
 
     /// Rooms that exist now.
@@ -48,7 +56,10 @@ public final class ProviderSimulator: Sendable {
     /// The HTTP routes; `/v1/...` speaks Daily, `/{room}` shows a placeholder room page.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.group("_simulator").add(middleware: BearerKeyMiddleware(apiKey: apiKey))
+            .get("stats") { _, _ in try self.json(self.stats) }
         let api = router.group("v1").add(middleware: BearerKeyMiddleware(apiKey: apiKey))
+            .add(middleware: FaultMiddleware(injector: faults, onRequest: { self.state.withLock { $0.requests += 1 } }))
         api.get("rooms") { _, _ in try self.json(RoomList(total_count: self.roomNames.count, data: self.allRooms())) }
         api.post("rooms") { request, context in try await self.createRoom(request, context) }
         api.get("rooms/{name}") { _, context in try self.getRoom(context.parameters.require("name")) }
@@ -59,6 +70,25 @@ public final class ProviderSimulator: Sendable {
         api.post("meeting-tokens") { request, context in try await self.createToken(request, context) }
         router.get("{name}") { request, context in try self.roomPage(context.parameters.require("name"), request) }
         return router
+    }
+
+    /// What the simulator has done: the rooms that exist, how often each name was created, the faults
+    /// injected and the API requests answered; served at `GET /_simulator/stats` (never faulty).
+    public struct Stats: Sendable, Codable, Equatable {
+        public let rooms: [String]
+        public let createsByName: [String: Int]
+        public let duplicateRooms: [String]
+        public let faultsInjected: [String: Int]
+        public let requests: Int
+    }
+
+    public var stats: Stats {
+        state.withLock { state in
+            Stats(
+                rooms: state.rooms.keys.sorted(), createsByName: state.createsByName,
+                duplicateRooms: state.createsByName.filter { $0.value > 1 }.keys.sorted(),
+                faultsInjected: faults.injected, requests: state.requests)
+        }
     }
 
     private func allRooms() -> [Room] {
@@ -80,6 +110,7 @@ public final class ProviderSimulator: Sendable {
                 url: "\(publicBaseURL)/\(name)", created_at: Date().ISO8601Format(), config: config)
             state.rooms[name] = room
             state.roomsCreated += 1
+            state.createsByName[name, default: 0] += 1
             return room
         }
         guard let created else { return try error(400, "invalid-request-error", "a room named \(name) already exists") }

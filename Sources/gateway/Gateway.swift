@@ -6,7 +6,7 @@ struct Gateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
         abstract: "Video-session gateway: provider rooms, a lobby and fallbacks for booked video appointments.",
-        subcommands: [Serve.self, Migrate.self, Token.self],
+        subcommands: [Serve.self, Migrate.self, Token.self, Simulator.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -19,6 +19,23 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         try await GatewayCommands.serve(arguments: ["gateway"] + settings)
+    }
+}
+
+struct Simulator: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the provider simulator on its own (Daily's REST API under /v1), shared by gateway replicas.",
+        discussion: """
+            Settings: SIMULATOR_API_KEY (required), SIMULATOR_PORT, SIMULATOR_HOST (127.0.0.1), \
+            SIMULATOR_FAULTS (e.g. 5xx=0.3,timeout=0.1,429=0.05,reset=0.05,slow=0.05,lost=0.05, \
+            retry_after=1,timeout_seconds=30,slow_ms=1500), SIMULATOR_FAULT_SEED; or the same as options.
+            """)
+
+    @Argument(parsing: .allUnrecognized, help: "Settings as options, e.g. --simulator-port 8081 --simulator-api-key K")
+    var settings: [String] = []
+
+    func run() async throws {
+        try await GatewayCommands.simulator(arguments: ["gateway"] + settings)
     }
 }
 

@@ -254,14 +254,14 @@ struct SessionStateMachineTests {
         #expect(transition.session.state == .cancelled)
     }
 
-    @Test("Provisioning failure fails the session and drops its deadlines")
+    @Test("Provisioning failure fails the session, drops its deadlines and takes back a room whose answer was lost")
     func provisioningFailure() throws {
         let transition = try machine.apply(
             .roomProvisioningFailed(code: "recording_policy", message: "on"), to: Slot.session(.scheduled, room: .pending),
             at: Slot.beforeWindow)
         #expect(transition.session.state == .failed)
         #expect(transition.session.room.errorCode == "recording_policy")
-        #expect(transition.actions == [.cancelDeadlines, Slot.purge, .notifyScheduler(.roomFailed)])
+        #expect(transition.actions == [.cancelDeadlines, Slot.purge, .deleteRoom, .notifyScheduler(.roomFailed)])
     }
 
     @Test("A room created before provisioning failed is deleted, and still reads failed afterwards")

@@ -16,11 +16,12 @@ import Testing
 
 /// The provider simulator on a real loopback port, for the duration of `body`.
 func withSimulator<T: Sendable>(
-    domainRecording: String? = nil, _ body: (ProviderSimulator, URL) async throws -> T
+    domainRecording: String? = nil, faults: SimulatorFaults = .none, _ body: (ProviderSimulator, URL) async throws -> T
 ) async throws -> T {
     let port = try FreePort.loopback()
     let simulator = ProviderSimulator(
-        apiKey: "simulator-test-key", publicBaseURL: "http://127.0.0.1:\(port)", domainRecording: domainRecording)
+        apiKey: "simulator-test-key", publicBaseURL: "http://127.0.0.1:\(port)", domainRecording: domainRecording,
+        faults: faults)
     return try await withLoopbackServer(simulator.router().buildResponder(), port: port, label: "simulator-test") {
         try await body(simulator, URL(string: "http://127.0.0.1:\(port)/v1")!)
     }
