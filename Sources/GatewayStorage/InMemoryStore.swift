@@ -132,6 +132,18 @@ public final class InMemoryStore: GatewayStore {
         }
     }
 
+    public func release(_ jobs: [Job]) async throws {
+        state.withLock { state in
+            for job in jobs {
+                guard var stored = state.jobs[job.id], stored.state == .running else { continue }
+                stored.state = .pending
+                stored.attempts = max(stored.attempts - 1, 0)
+                state.jobs[job.id] = stored
+                state.leases[job.id] = nil
+            }
+        }
+    }
+
     public func resolve(_ job: Job, as resolution: JobResolution, at now: Date) async throws {
         state.withLock { state in
             guard var stored = state.jobs[job.id], stored.state == .running else { return }

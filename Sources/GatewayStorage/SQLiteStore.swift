@@ -27,7 +27,8 @@ public final class SQLiteStore: GatewayStore {
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             let store = SQLiteStore(connection: connection)
             _ = try await connection.query("PRAGMA journal_mode = WAL")
-            _ = try await connection.query("PRAGMA synchronous = NORMAL")
+            // FULL: a commit is on disk before the answer that depends on it (a power loss keeps it too).
+            _ = try await connection.query("PRAGMA synchronous = FULL")
             _ = try await connection.query("PRAGMA busy_timeout = 5000")
             _ = try await connection.query(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
@@ -241,6 +242,19 @@ public final class SQLiteStore: GatewayStore {
                 claimed += try updated.map(Self.decodeJob)
             }
             return claimed
+        }
+    }
+
+    public func release(_ jobs: [Job]) async throws {
+        guard !jobs.isEmpty else { return }
+        try await transaction { connection in
+            for job in jobs {
+                _ = try await connection.query(
+                    """
+                    UPDATE jobs SET state = 'pending', locked_until = NULL, attempts = MAX(attempts - 1, 0)
+                    WHERE id = ? AND state = 'running'
+                    """, [.integer(Int(job.id))])
+            }
         }
     }
 

@@ -121,6 +121,8 @@ public protocol JobStore: Sendable {
     /// Claims up to `limit` jobs due at `now` (and jobs whose lease ended), counting an attempt each.
     func claimDueJobs(at now: Date, limit: Int, leaseUntil: Date) async throws -> [Job]
     func resolve(_ job: Job, as resolution: JobResolution, at now: Date) async throws
+    /// Hands claimed jobs back to the queue at once (a stopping worker), without counting the attempt.
+    func release(_ jobs: [Job]) async throws
     func jobs(for bookingID: BookingID) async throws -> [Job]
     /// The earliest time a pending job becomes due, to let the worker sleep until then.
     func nextDueDate() async throws -> Date?

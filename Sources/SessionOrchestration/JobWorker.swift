@@ -11,20 +11,27 @@ import Synchronization
 /// worker died is claimed again when its lease ends; every handler is safe to run twice.
 public final class JobWorker: Service, Sendable {
     public struct Configuration: Sendable {
+        /// The most jobs claimed in one look at the job table.
         public var batchSize: Int
+        /// The most jobs running at the same time; a slow receiver holds one slot, not the queue.
+        public var concurrency: Int
         public var lease: Duration
         /// The longest sleep between two looks at the job table.
         public var idlePoll: Duration
         public var retry: RetryPolicy
+        /// How long a stopping worker waits for running jobs before handing them back to the queue.
+        public var shutdownGrace: Duration
 
         public init(
-            batchSize: Int = 16, lease: Duration = .seconds(60), idlePoll: Duration = .seconds(1),
-            retry: RetryPolicy = RetryPolicy()
+            batchSize: Int = 16, concurrency: Int = 32, lease: Duration = .seconds(60), idlePoll: Duration = .seconds(1),
+            retry: RetryPolicy = RetryPolicy(), shutdownGrace: Duration = .seconds(10)
         ) {
             self.batchSize = batchSize
+            self.concurrency = max(1, concurrency)
             self.lease = lease
             self.idlePoll = idlePoll
             self.retry = retry
+            self.shutdownGrace = shutdownGrace
         }
     }
 
@@ -46,21 +53,63 @@ public final class JobWorker: Service, Sendable {
         self.logger = logger
     }
 
+    /// Keeps up to `concurrency` jobs running, claiming more as soon as a slot is free or new work is
+    /// enqueued. On graceful shutdown it claims nothing more, waits up to `shutdownGrace` for the running
+    /// jobs, and hands the rest back to the queue so that another process takes them at once.
     public func run() async throws {
         logger.info("job worker started")
-        await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                do {
-                    if try await self.runDueJobs() > 0 { continue }
-                } catch {
-                    self.logger.error("could not claim jobs", metadata: ["error": "\(error)"])
+        let running = RunningJobs()
+        await withDiscardingTaskGroup { group in
+            await withGracefulShutdownHandler {
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    let free = configuration.concurrency - running.count
+                    if free > 0 {
+                        let wanted = min(free, configuration.batchSize)
+                        do {
+                            let jobs = try await claim(limit: wanted)
+                            for job in jobs {
+                                running.insert(job)
+                                group.addTask {
+                                    await self.run(job)
+                                    running.remove(job)
+                                    self.doorbell.ring()
+                                }
+                            }
+                            if jobs.count == wanted { continue }
+                        } catch {
+                            self.logger.error("could not claim jobs", metadata: ["error": "\(error)"])
+                        }
+                    }
+                    await self.doorbell.wait(upTo: free > 0 ? await self.delayUntilNextJob() : configuration.idlePoll)
                 }
-                await self.doorbell.wait(upTo: await self.delayUntilNextJob())
+            } onGracefulShutdown: {
+                self.doorbell.ring()
             }
-        } onGracefulShutdown: {
-            self.doorbell.ring()
+            await handOver(running)
+            group.cancelAll()
         }
         logger.info("job worker stopped")
+    }
+
+    private func claim(limit: Int) async throws -> [Job] {
+        let now = sessions.clock.now
+        return try await sessions.store.claimDueJobs(at: now, limit: limit, leaseUntil: now + configuration.lease)
+    }
+
+    /// Waits for running jobs up to the grace period, then releases the claims of those still running.
+    private func handOver(_ running: RunningJobs) async {
+        let deadline = ContinuousClock.now + configuration.shutdownGrace
+        while running.count > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
+            await doorbell.wait(upTo: .milliseconds(50))
+        }
+        let unfinished = running.all
+        guard !unfinished.isEmpty else { return }
+        do {
+            try await sessions.store.release(unfinished)
+            logger.info("stopping: running jobs handed back to the queue", metadata: ["jobs": "\(unfinished.count)"])
+        } catch {
+            logger.warning("stopping: could not hand back running jobs; their leases will expire", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Claims and runs one batch of due jobs; returns how many ran.
@@ -148,4 +197,14 @@ public final class JobWorker: Service, Sendable {
             break
         }
     }
+}
+
+/// The jobs this worker is running now.
+private final class RunningJobs: Sendable {
+    private let jobs = Mutex<[Int64: Job]>([:])
+
+    var count: Int { jobs.withLock { $0.count } }
+    var all: [Job] { jobs.withLock { Array($0.values) } }
+    func insert(_ job: Job) { jobs.withLock { $0[job.id] = job } }
+    func remove(_ job: Job) { _ = jobs.withLock { $0.removeValue(forKey: job.id) } }
 }

@@ -168,6 +168,24 @@ struct StoreConformanceTests {
         #expect(again.first?.attempts == 2)
     }
 
+    @Test("A released job is claimable again at once, without counting the interrupted attempt", arguments: StoreKind.allCases)
+    func release(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        try await store.apply(
+            SessionChange(session: Fixture.session("B-1"), expectedVersion: nil, jobs: [Fixture.job("B-1", .provisionRoom)]))
+        let lease = Fixture.now + .seconds(60)
+        let claimed = try await store.claimDueJobs(at: Fixture.now, limit: 10, leaseUntil: lease)
+        #expect(claimed.count == 1)
+        try await store.release(claimed)
+        let again = try await store.claimDueJobs(at: Fixture.now + .seconds(1), limit: 10, leaseUntil: lease)
+        #expect(again.map(\.id) == claimed.map(\.id))
+        #expect(again.first?.attempts == 1)
+        // Releasing a job that is no longer running (finished meanwhile) changes nothing.
+        try await store.resolve(again[0], as: .done, at: Fixture.now + .seconds(2))
+        try await store.release(again)
+        #expect(try await store.jobs(for: BookingID("B-1")!).first?.state == .done)
+    }
+
     @Test("Retry moves the due time and keeps the error; dead jobs are never claimed", arguments: StoreKind.allCases)
     func resolutions(_ kind: StoreKind) async throws {
         let store = try await kind.make()
