@@ -215,13 +215,16 @@ def console_login(page, site):
 # ---- 0. the files themselves (no browser, no gateway) ----
 
 RESOURCES = ROOT / "Sources" / "GatewayHTTP" / "Resources"
-PAGES = {"join.html": "lobby.js", "cancel.html": "cancel.js", "console.html": "console.js"}
+# Each page's scripts: the console's are ES modules (console-*.js), one of which holds the dictionary.
+PAGES = {"join.html": "lobby.js", "cancel.html": "cancel.js", "console.html": "console-*.js"}
 
 
-def dictionary(script):
-    text = (RESOURCES / "assets" / script).read_text(encoding="utf-8")
+def dictionary(scripts):
+    files = sorted((RESOURCES / "assets").glob(scripts))
+    assert files, f"no script matches {scripts}"
+    text = "\n".join(file.read_text(encoding="utf-8") for file in files)
     match = re.search(r"/\* i18n:start \*/\s*var I18N = (\{.*?\});\s*/\* i18n:end \*/", text, re.S)
-    assert match, f"{script}: no i18n dictionary between the markers"
+    assert match, f"{scripts}: no i18n dictionary between the markers"
     return json.loads(match.group(1)), text
 
 
@@ -282,6 +285,26 @@ def test_every_text_the_script_asks_for_is_in_both_languages(script):
     words, text = dictionary(script)
     for key in set(re.findall(r"\bt\(\"(\w+)\"\s*[,)]", text)):
         assert key in words["pt-PT"] and key in words["en"], f"{script}: t(\"{key}\") has no text"
+
+
+def test_console_modules_are_flat_assets_all_reached_from_the_entry():
+    # GET /assets/{file} serves one path segment: every import must name a flat file the route allows.
+    assets = RESOURCES / "assets"
+    page = (RESOURCES / "pages" / "console.html").read_text(encoding="utf-8")
+    entries = re.findall(r'<script type="module" src="/assets/([^"]+)"></script>', page)
+    assert entries == ["console-main.js"], entries
+    reached, queue = set(), list(entries)
+    while queue:
+        name = queue.pop()
+        if name in reached:
+            continue
+        assert re.fullmatch(r"[a-z0-9-]+\.js", name), f"{name}: not a flat asset name"
+        assert (assets / name).is_file(), f"{name} is imported but missing"
+        reached.add(name)
+        queue += re.findall(r'^import [^;]*? from "\./([^"]+)";$', (assets / name).read_text(encoding="utf-8"), re.M)
+    modules = {file.name for file in assets.glob("console-*.js")}
+    assert reached == modules, f"not imported by anything: {sorted(modules - reached)}"
+    assert not (assets / "console.js").exists()
 
 
 # ---- 1. the citizen ----
