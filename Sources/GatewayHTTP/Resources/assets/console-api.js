@@ -22,8 +22,8 @@ export function whenTokenRejected(handler) {
 export class SignedOut {}
 
 /** An API call with the bearer token; a 401 signs the attendant out. */
-export function api(method, path, body) {
-  const headers = { Accept: "application/json", Authorization: "Bearer " + token };
+export function api(method, path, body, accept = "application/json") {
+  const headers = { Accept: accept, Authorization: "Bearer " + token };
   const init = { method: method, headers: headers, cache: "no-store", credentials: "same-origin" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";

@@ -1,5 +1,6 @@
 /* The attendant console (GET /console): signing in with the attendant's JWT, the live event stream,
-   and the wiring of the views (agenda, waiting room and alerts, actions, attendance script).
+   and the wiring of the views (agenda, waiting room and alerts, actions, attendance script, and
+   the reports for supervisors).
    Every call sends the JWT as a bearer; the event stream is read with fetch() because EventSource
    cannot send headers. ES modules, no build step. */
 import { setUpActions } from "./console-actions.js";
@@ -18,6 +19,7 @@ import {
   unlockAudio,
   updateSoundButton
 } from "./console-lobby.js";
+import { offerReports, resetReports, setUpReports } from "./console-reports.js";
 import { resetScript, setUpScript } from "./console-script.js";
 import { $, setStatus, showError } from "./console-shared.js";
 
@@ -198,6 +200,7 @@ function begin(focusPage) {
   $("app").hidden = false;
   $("logout").hidden = false;
   $("login-error").textContent = "";
+  offerReports(claims);
   updateSoundButton();
   if (focusPage) {
     $("content").focus();
@@ -228,6 +231,7 @@ function signOut(message) {
   resetAgenda();
   resetLobby();
   resetScript();
+  resetReports();
   $("host-panel").hidden = true;
   $("app").hidden = true;
   $("login").hidden = false;
@@ -269,6 +273,7 @@ function start() {
   setUpAgenda();
   setUpActions();
   setUpScript();
+  setUpReports();
 
   const stored = window.GatewayPage.readStored(TOKEN_KEY);
   if (stored) {

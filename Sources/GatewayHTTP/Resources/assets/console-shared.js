@@ -64,18 +64,35 @@ export function today() {
   return d.getFullYear() + "-" + twoDigits(d.getMonth() + 1) + "-" + twoDigits(d.getDate());
 }
 
-export function formatDay(value) {
-  const parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  if (!parts) {
-    return value;
-  }
+/** A formatter for agency days written YYYY-MM-DD (calendar days, no time zone shift). */
+function dayFormat(options) {
+  let format = null;
   try {
-    return new Intl.DateTimeFormat(lang, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(
-      new Date(Date.UTC(+parts[1], +parts[2] - 1, +parts[3]))
-    );
+    format = new Intl.DateTimeFormat(lang, { ...options, timeZone: "UTC" });
   } catch (error) {
-    return value;
+    /* no Intl: the day as written */
   }
+  return (value) => {
+    const parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+    return parts && format ? format.format(new Date(Date.UTC(+parts[1], +parts[2] - 1, +parts[3]))) : value;
+  };
+}
+
+export const formatDay = dayFormat({ day: "numeric", month: "long", year: "numeric" });
+export const formatShortDay = dayFormat({ weekday: "short", day: "numeric", month: "short", year: "numeric" });
+export const formatDayOfMonth = dayFormat({ day: "numeric", month: "short" });
+
+/** A wait in seconds as people say it: 45 s, 2 min, 2 min 30 s, 1 h 5 min. */
+export function formatDuration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) {
+    return s + " s";
+  }
+  if (s < 3600) {
+    return Math.floor(s / 60) + " min" + (s % 60 ? " " + (s % 60) + " s" : "");
+  }
+  const minutes = Math.floor((s % 3600) / 60);
+  return Math.floor(s / 3600) + " h" + (minutes ? " " + minutes + " min" : "");
 }
 
 export function telHref(phone) {
