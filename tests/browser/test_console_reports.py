@@ -13,7 +13,7 @@ import zoneinfo
 import pytest
 from playwright.sync_api import expect
 
-from test_pages import (BINARY, SERVICE, WINDOW, assert_accessible, assert_fits_phone, booking, request, shot,
+from test_pages import (BINARY, SERVICE, assert_accessible, assert_fits_phone, booking, request, shot,
                         browser, context, site)  # noqa: F401 (the last three are fixtures)
 
 SUPERVISOR = "s-1"
@@ -59,8 +59,8 @@ def cell_texts(row):
 
 def test_supervisor_sees_the_report_of_the_week_as_a_table_a_chart_and_a_csv(site, context):
     # One appointment cancelled by the scheduler, one completed: the citizen enters with the code,
-    # the attendant admits and ends it.
-    site.create("B-rep-cancelled", booking(WINDOW + 600, name="Rui Lopes"))
+    # the attendant admits and ends it. Both start within two minutes: today's row, in Lisbon.
+    site.create("B-rep-cancelled", booking(120, name="Rui Lopes"))
     status, _ = request("DELETE", f"{site.base}/v1/sessions/B-rep-cancelled", key=site.key)
     assert status == 204
     done = site.create("B-rep-done", booking(60))
