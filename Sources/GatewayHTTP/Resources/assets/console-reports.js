@@ -105,8 +105,10 @@ export function resetReports() {
   $("reports-result").hidden = true;
   $("reports-rows").textContent = "";
   $("reports-charts").textContent = "";
-  $("reports-from").value = "";
-  $("reports-to").value = "";
+  for (const id of ["reports-from", "reports-to"]) {
+    $(id).value = "";
+    $(id).removeAttribute("aria-invalid");
+  }
   showReportError("");
 }
 
