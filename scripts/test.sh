@@ -20,9 +20,11 @@ if command -v unshare >/dev/null && command -v ip >/dev/null && unshare -rn true
   echo "(network namespace: loopback only)"
 fi
 set +e
-"${isolate[@]}" swift test --skip-build > reports/swift-test.log 2>&1
+# Bounded: a test that hangs fails the run after 15 minutes instead of holding it.
+timeout --kill-after=30 900 "${isolate[@]}" swift test --skip-build > reports/swift-test.log 2>&1
 status=$?
 set -e
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then echo "swift test did not finish within 15 minutes"; fi
 grep -E "^(✔|✘) Suite|✘ Test|recorded an issue" reports/swift-test.log || true
 grep -E "Test run with" reports/swift-test.log || true
 if [ "$status" -ne 0 ]; then echo "swift test failed (full log: reports/swift-test.log)"; exit "$status"; fi

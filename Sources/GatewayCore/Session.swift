@@ -138,6 +138,8 @@ public struct Session: Sendable, Equatable, Codable {
     public var companions: [CompanionAccess]
     /// When the citizen's personal data was erased (retention ended).
     public var personalDataErasedAt: Date?
+    /// What reports count beyond the state (`nil`: nothing yet; older stored sessions have none).
+    public var history: SessionHistory?
     public let createdAt: Date
     public var updatedAt: Date
 

@@ -117,6 +117,7 @@ public struct SessionStateMachine: Sendable {
                 throw refusal(.sessionInProgress, session)
             case .scheduled, .open, .late, .waiting, .failed:
                 next.state = .cancelled
+                next.history = next.recording { $0.cancelledBy = actor == .citizen ? "citizen" : "scheduler" }
                 actions = [.cancelDeadlines, purgeDeadline(for: session.booking)]
                 if session.room.status != .deleted { actions.append(.deleteRoom) }
                 if actor == .citizen {
@@ -137,6 +138,7 @@ public struct SessionStateMachine: Sendable {
             next.room.status = .failed
             next.room.errorCode = code
             next.room.errorMessage = message
+            if code == "recording_policy" { next.history = next.recording { $0.recordingPolicyEvents += 1 } }
             // A room the provider created before the failure is taken back, not left behind: also one
             // whose id never reached the gateway (an answer lost on the way), found by its name or topic.
             let cleanUp: [SessionAction] = [.deleteRoom]
@@ -198,6 +200,7 @@ public struct SessionStateMachine: Sendable {
         case .lateCheckDue:
             if state == .scheduled || state == .open {
                 next.state = .late
+                next.history = next.recording { $0.wentLateAt = now }
                 actions = [.notifyScheduler(.late)]
                 for channel in policy.fallback.channels(for: session.booking.citizen)
                 where !session.fallbacks.contains(where: { $0.channel == channel }) {
@@ -234,6 +237,7 @@ public struct SessionStateMachine: Sendable {
 
         case .recordingStarted:
             next.room.recording = .started
+            next.history = next.recording { $0.recordingPolicyEvents += 1 }
             if session.room.status == .ready { actions = [.stopRecording] }
 
         case .recordingStopped:
@@ -268,5 +272,14 @@ public struct SessionStateMachine: Sendable {
 
     private func refusal(_ code: SessionTransitionRefusal.Code, _ session: Session) -> SessionTransitionRefusal {
         SessionTransitionRefusal(code, state: session.state)
+    }
+}
+
+extension Session {
+    /// The history with `change` applied.
+    fileprivate func recording(_ change: (inout SessionHistory) -> Void) -> SessionHistory {
+        var history = self.history ?? SessionHistory()
+        change(&history)
+        return history
     }
 }

@@ -8,6 +8,8 @@ public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The attendant of a request that carried a valid attendant token.
     public var attendant: AttendantIdentity?
+    /// The reader of a report or audit trail (the scheduler or a supervisor).
+    var oversight: Oversight?
 
     /// The peer's IP address, for rate limits.
     public let remoteIP: String?

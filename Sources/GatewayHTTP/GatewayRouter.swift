@@ -68,6 +68,7 @@ public func buildGatewayRouter(_ dependencies: GatewayHTTPDependencies) -> Route
     SchedulerRoutes(dependencies: dependencies).add(to: router.group("v1/sessions"))
     LobbyRoutes(dependencies: dependencies).add(to: router.group("v1/lobby"))
     AttendantRoutes(dependencies: dependencies).add(to: router)
+    ReportRoutes(dependencies: dependencies).add(to: router)
     PageRoutes(dependencies: dependencies).add(to: router)
     WebhookRoutes(dependencies: dependencies).add(to: router)
     if let clock = dependencies.providerStatesClock {

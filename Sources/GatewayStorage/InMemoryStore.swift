@@ -11,6 +11,7 @@ public final class InMemoryStore: GatewayStore {
         var leases: [Int64: Date] = [:]
         var nextJobID: Int64 = 1
         var webhookReceipts: Set<String> = []
+        var reportCounts: [ReportFigures.Key: [String: Int]] = [:]
     }
 
     private let state = Mutex(State())
@@ -85,6 +86,9 @@ public final class InMemoryStore: GatewayStore {
                 state.jobs[jobID]?.payload = nil
                 state.leases[jobID] = nil
             }
+            for (key, counts) in ReportFigures.delta(from: current?.session, to: change.session) {
+                state.reportCounts[key, default: [:]].merge(counts, uniquingKeysWith: +)
+            }
             return stored
         }
     }
@@ -103,9 +107,25 @@ public final class InMemoryStore: GatewayStore {
 
     public func removeSession(_ bookingID: BookingID) async throws {
         state.withLock { state in
+            if let old = state.sessions[bookingID]?.session {
+                let figures = ReportFigures(old)
+                state.reportCounts[figures.key, default: [:]].merge(figures.counts.mapValues { -$0 }, uniquingKeysWith: +)
+            }
             state.sessions[bookingID] = nil
-            state.audit.removeAll { $0.bookingID == bookingID }
             state.jobs = state.jobs.filter { $0.value.bookingID != bookingID }
+        }
+    }
+
+    public func reportCounts(fromDay: String, toDay: String, services: Set<String>?) async throws
+        -> [ReportFigures.Key: [String: Int]]
+    {
+        state.withLock { state in
+            state.reportCounts
+                .filter { $0.key.day >= fromDay && $0.key.day < toDay && services?.contains($0.key.service) != false }
+                .compactMapValues { counts in
+                    let nonZero = counts.filter { $0.value != 0 }
+                    return nonZero.isEmpty ? nil : nonZero
+                }
         }
     }
 

@@ -1,5 +1,5 @@
 /// The versioned schema. Each migration runs once, in order, inside a transaction.
-/// Written in the SQL that SQLite and PostgreSQL share.
+/// Written for SQLite.
 enum Migrations {
     struct Migration: Sendable {
         let version: Int
@@ -80,6 +80,31 @@ enum Migrations {
                     received_at BIGINT NOT NULL,
                     PRIMARY KEY (provider, event_id)
                 )
+                """,
+            ]
+        ),
+        Migration(
+            version: 5,
+            statements: [
+                // Management-report sums per service, Lisbon day and metric, kept in the same transaction
+                // as the sessions they count (see `ReportFigures`).
+                """
+                CREATE TABLE report_counts (
+                    service TEXT NOT NULL,
+                    day TEXT NOT NULL,
+                    metric TEXT NOT NULL,
+                    value BIGINT NOT NULL,
+                    PRIMARY KEY (day, service, metric)
+                )
+                """,
+                // The audit trail is append-only: the database refuses to change or remove a record.
+                """
+                CREATE TRIGGER audit_events_append_only_update BEFORE UPDATE ON audit_events
+                BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END
+                """,
+                """
+                CREATE TRIGGER audit_events_append_only_delete BEFORE DELETE ON audit_events
+                BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END
                 """,
             ]
         ),

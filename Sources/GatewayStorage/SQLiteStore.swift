@@ -100,8 +100,11 @@ public final class SQLiteStore: GatewayStore {
         let data = try codec.encode(session)
         return try await transaction { connection in
             let version: Int
+            var previous: Session?
             if let expected = change.expectedVersion {
                 version = expected + 1
+                previous = try await connection.query("SELECT data FROM sessions WHERE booking_id = ?", [.text(id)])
+                    .first?.column("data")?.string.map(codec.decode)
                 _ = try await connection.query(
                     """
                     UPDATE sessions SET state = ?, service = ?, starts_at = ?, join_token = ?, cancel_token = ?,
@@ -177,6 +180,15 @@ public final class SQLiteStore: GatewayStore {
                     "UPDATE jobs SET state = 'done', locked_until = NULL, payload = NULL WHERE id = ?",
                     [.integer(Int(jobID))])
             }
+            for (key, counts) in ReportFigures.delta(from: previous, to: session) {
+                for (metric, value) in counts {
+                    _ = try await connection.query(
+                        """
+                        INSERT INTO report_counts (service, day, metric, value) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (day, service, metric) DO UPDATE SET value = report_counts.value + excluded.value
+                        """, [.text(key.service), .text(key.day), .text(metric), .integer(value)])
+                }
+            }
             return StoredSession(session: session, version: version)
         }
     }
@@ -212,10 +224,43 @@ public final class SQLiteStore: GatewayStore {
 
     public func removeSession(_ bookingID: BookingID) async throws {
         _ = try await transaction { connection in
-            for table in ["sessions", "jobs", "audit_events", "participant_tokens"] {
+            if let old = try await connection.query(
+                "SELECT data FROM sessions WHERE booking_id = ?", [.text(bookingID.rawValue)]
+            ).first?.column("data")?.string.map(codec.decode) {
+                let figures = ReportFigures(old)
+                for (metric, value) in figures.counts {
+                    _ = try await connection.query(
+                        "UPDATE report_counts SET value = value - ? WHERE day = ? AND service = ? AND metric = ?",
+                        [.integer(value), .text(figures.key.day), .text(figures.key.service), .text(metric)])
+                }
+            }
+            // The audit trail stays (it is append-only).
+            for table in ["sessions", "jobs", "participant_tokens"] {
                 _ = try await connection.query("DELETE FROM \(table) WHERE booking_id = ?", [.text(bookingID.rawValue)])
             }
         }
+    }
+
+    // MARK: ReportStore
+
+    public func reportCounts(fromDay: String, toDay: String, services: Set<String>?) async throws
+        -> [ReportFigures.Key: [String: Int]]
+    {
+        var sql = "SELECT service, day, metric, value FROM report_counts WHERE day >= ? AND day < ?"
+        var binds: [SQLiteData] = [.text(fromDay), .text(toDay)]
+        if let services {
+            guard !services.isEmpty else { return [:] }
+            sql += " AND service IN (\(Array(repeating: "?", count: services.count).joined(separator: ", ")))"
+            binds += services.sorted().map { .text($0) }
+        }
+        var sums: [ReportFigures.Key: [String: Int]] = [:]
+        for row in try await query(sql, binds) {
+            guard let service = row.column("service")?.string, let day = row.column("day")?.string,
+                let metric = row.column("metric")?.string, let value = row.column("value")?.integer, value != 0
+            else { continue }
+            sums[ReportFigures.Key(service: service, day: day), default: [:]][metric] = value
+        }
+        return sums
     }
 
     // MARK: JobStore
@@ -386,5 +431,15 @@ extension SQLiteStore {
     /// The journal mode in force (`wal` once opened).
     public func journalMode() async throws -> String? {
         try await query("PRAGMA journal_mode", []).first?.column("journal_mode")?.string
+    }
+
+    /// `2` is FULL: every commit is synced to disk before the answer that depends on it.
+    public func synchronousSetting() async throws -> Int? {
+        try await query("PRAGMA synchronous", []).first?.column("synchronous")?.integer
+    }
+
+    /// Runs one statement outside the store's API; for tests that check the database's own guards.
+    func executeForTesting(_ sql: String) async throws {
+        _ = try await query(sql, [])
     }
 }

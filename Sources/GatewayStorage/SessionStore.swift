@@ -144,8 +144,15 @@ public protocol StoreMaintenance: Sendable {
     func close() async throws
 }
 
+/// The sums behind management reports (see `ReportFigures`), kept by `SessionStore.apply`.
+public protocol ReportStore: Sendable {
+    /// The sums of the days in `[fromDay, toDay)` (`YYYY-MM-DD`), of `services` only when given.
+    func reportCounts(fromDay: String, toDay: String, services: Set<String>?) async throws
+        -> [ReportFigures.Key: [String: Int]]
+}
+
 /// A store the gateway can run on.
-public typealias GatewayStore = SessionStore & JobStore & WebhookReceiptStore & StoreMaintenance
+public typealias GatewayStore = SessionStore & JobStore & WebhookReceiptStore & StoreMaintenance & ReportStore
 
 extension Date {
     public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }

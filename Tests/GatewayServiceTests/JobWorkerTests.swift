@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 
 /// The worker keeps independent jobs moving and hands its claims back when it stops.
-@Suite("Job worker")
+@Suite("Job worker", .timeLimit(.minutes(1)))
 struct JobWorkerTests {
     @Test("A receiver that hangs holds one job, not the queue; a stopping worker hands that job back")
     func noHeadOfLineBlocking() async throws {

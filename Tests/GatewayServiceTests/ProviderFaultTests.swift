@@ -8,7 +8,7 @@ import SessionOrchestration
 import Testing
 
 /// The simulator's fault injection, and provisioning that survives it with no duplicate or orphan room.
-@Suite("Provider faults")
+@Suite("Provider faults", .timeLimit(.minutes(2)))
 struct ProviderFaultTests {
     @Test(
         "Fault settings are parsed, and a wrong one is refused naming the part",

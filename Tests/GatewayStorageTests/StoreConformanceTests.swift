@@ -257,7 +257,7 @@ struct SQLiteStoreTests {
             .appendingPathComponent("gateway-test-\(UUID().uuidString)/nested/gateway.sqlite").path
         let store = try await SQLiteStore.open(path: path, logger: Logger(label: "test"))
         #expect(await !store.isReady())
-        #expect(try await store.migrate() == [1, 2, 3, 4])
+        #expect(try await store.migrate() == [1, 2, 3, 4, 5])
         #expect(await store.isReady())
         let session = Fixture.session("B-1")
         try await store.apply(SessionChange(session: session, expectedVersion: nil))
@@ -267,6 +267,22 @@ struct SQLiteStoreTests {
         #expect(try await reopened.session(for: session.bookingID)?.session == session)
         let mode = try await reopened.journalMode()
         #expect(mode == "wal")
+        #expect(try await reopened.synchronousSetting() == 2)
+    }
+
+    @Test("The audit trail is append-only in the database itself: updates and deletes are refused")
+    func appendOnlyAudit() async throws {
+        let store = try await StoreKind.sqlite.make()
+        let session = Fixture.session("B-1")
+        try await store.apply(
+            SessionChange(
+                session: session, expectedVersion: nil,
+                audit: [AuditRecord(bookingID: session.bookingID, at: Fixture.now, actor: .scheduler, event: "created", fromState: nil, toState: .scheduled)]))
+        let sqlite = try #require(store as? SQLiteStore)
+        await #expect(throws: (any Error).self) { try await sqlite.executeForTesting("UPDATE audit_events SET actor = 'system'") }
+        await #expect(throws: (any Error).self) { try await sqlite.executeForTesting("DELETE FROM audit_events") }
+        try await sqlite.removeSession(session.bookingID)
+        #expect(try await sqlite.auditTrail(for: session.bookingID).map(\.event) == ["created"])
     }
 
     @Test("Concurrent writers on one store serialise without losing updates")
