@@ -83,6 +83,8 @@ public struct GatewayConfiguration: Sendable {
     public var outboxKey: String?
     /// How long a claimed job stays with its worker before another may take it over.
     public var jobLease: Duration
+    /// Days after a session's end when its personal data is erased.
+    public var retentionDays: Int
     /// The first delay before a failed job is tried again (it doubles with each attempt).
     public var jobRetryBase: Duration
     /// How many jobs one process runs at the same time.
@@ -101,9 +103,11 @@ public struct GatewayConfiguration: Sendable {
         defaultProvider = reader.string(forKey: "default.provider", default: "simulator")
         let channels = reader.string(forKey: "fallback.channels", default: "phone,email")
             .split(separator: ",").compactMap { FallbackChannel(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        retentionDays = reader.int(forKey: "retention.days", default: 30)
         policy = SessionPolicy(
             joinWindowOpensBefore: .seconds(reader.int(forKey: "join.window.opens.before.seconds", default: 1800)),
             lateGrace: .seconds(reader.int(forKey: "late.grace.seconds", default: 300)),
+            personalDataRetention: .seconds(max(0, retentionDays) * 86400),
             fallback: FallbackPolicy(enabledChannels: Set(channels)))
         smtpURL = reader.string(forKey: "smtp.url")
         smtpFrom = reader.string(forKey: "smtp.from")
@@ -203,6 +207,7 @@ public struct GatewayConfiguration: Sendable {
         if let simulatorFaults {
             do { _ = try SimulatorFaults(parsing: simulatorFaults) } catch { errors.append(error.description) }
         }
+        if !(1...3650).contains(retentionDays) { errors.append("RETENTION_DAYS must be between 1 and 3650") }
         if !(1...1024).contains(jobConcurrency) { errors.append("JOB_CONCURRENCY must be between 1 and 1024") }
         if !(1...65535).contains(httpPort) { errors.append("HTTP_PORT must be between 1 and 65535") }
         if URL(string: resolvedPublicBaseURL)?.scheme == nil { errors.append("PUBLIC_BASE_URL must be an absolute URL") }

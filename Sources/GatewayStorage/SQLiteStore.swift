@@ -30,6 +30,8 @@ public final class SQLiteStore: GatewayStore {
             // FULL: a commit is on disk before the answer that depends on it (a power loss keeps it too).
             _ = try await connection.query("PRAGMA synchronous = FULL")
             _ = try await connection.query("PRAGMA busy_timeout = 5000")
+            // Erased personal data is overwritten, not just unlinked (see `apply`).
+            _ = try await connection.query("PRAGMA secure_delete = ON")
             _ = try await connection.query(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
             )
@@ -98,7 +100,7 @@ public final class SQLiteStore: GatewayStore {
         let session = change.session
         let id = session.bookingID.rawValue
         let data = try codec.encode(session)
-        return try await transaction { connection in
+        let stored: StoredSession = try await transaction { connection in
             let version: Int
             var previous: Session?
             if let expected = change.expectedVersion {
@@ -191,6 +193,12 @@ public final class SQLiteStore: GatewayStore {
             }
             return StoredSession(session: session, version: version)
         }
+        if session.personalDataErasedAt != nil, change.erasesPersonalData {
+            // Earlier versions of the row live on in the write-ahead log until it is checkpointed:
+            // copy it into the file (where secure_delete zeroed the old cells) and empty it.
+            _ = try await query("PRAGMA wal_checkpoint(TRUNCATE)", [])
+        }
+        return stored
     }
 
     public func auditTrail(for bookingID: BookingID) async throws -> [AuditRecord] {

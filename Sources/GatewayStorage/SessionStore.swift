@@ -24,11 +24,14 @@ public struct SessionChange: Sendable {
     public var cancelsPendingDeadlines: Bool
     /// A job to mark done in the same transaction.
     public var completesJob: Int64?
+    /// The change erases personal data: the store also removes every earlier copy it keeps.
+    public var erasesPersonalData: Bool
 
     public init(
         session: Session, expectedVersion: Int?, audit: [AuditRecord] = [], jobs: [JobRequest] = [],
-        cancelsPendingDeadlines: Bool = false, completesJob: Int64? = nil
+        cancelsPendingDeadlines: Bool = false, completesJob: Int64? = nil, erasesPersonalData: Bool = false
     ) {
+        self.erasesPersonalData = erasesPersonalData
         self.session = session
         self.expectedVersion = expectedVersion
         self.audit = audit

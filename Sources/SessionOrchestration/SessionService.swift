@@ -178,9 +178,10 @@ public struct SessionService: Sendable {
         let audit = AuditRecord(
             bookingID: stored.session.bookingID, at: now, actor: actor, event: event.name,
             fromState: transition.previousState, toState: transition.session.state)
-        let change = try change(
+        var change = try change(
             for: transition, expectedVersion: stored.version, audit: audited ? audit : nil,
             completingJob: jobID)
+        change.erasesPersonalData = event == .personalDataExpired
         let saved = try await store.apply(change)
         if !change.jobs.isEmpty { onJobsEnqueued() }
         LiveEventPublisher(bus: liveEvents).publish(from: stored.session, to: saved.session, after: event)

@@ -6,7 +6,7 @@ struct Gateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
         abstract: "Video-session gateway: provider rooms, a lobby and fallbacks for booked video appointments.",
-        subcommands: [Serve.self, Migrate.self, Token.self, Simulator.self],
+        subcommands: [Serve.self, Migrate.self, Purge.self, Token.self, Simulator.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -19,6 +19,19 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         try await GatewayCommands.serve(arguments: ["gateway"] + settings)
+    }
+}
+
+struct Purge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Erase now the personal data of sessions past retention (RETENTION_DAYS after their end).")
+
+    @Flag(help: "Only list the sessions whose personal data would be erased.") var dryRun = false
+    @Argument(parsing: .allUnrecognized, help: "Settings as options, e.g. --database-url sqlite:var/gateway.sqlite")
+    var settings: [String] = []
+
+    func run() async throws {
+        _ = try await GatewayCommands.purge(arguments: ["gateway"] + settings, dryRun: dryRun) { print($0) }
     }
 }
 

@@ -20,9 +20,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def request(method, url, key=None, body=None, timeout=5):
+def request(method, url, key=None, body=None, timeout=5, headers=None):
     data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
-    req = urllib.request.Request(url, data=data, method=method)
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if key:
         req.add_header("Authorization", f"Bearer {key}")
     if data is not None:
