@@ -9,7 +9,7 @@ public enum GatewayCommands {
     /// banner once, and runs until SIGTERM/SIGINT.
     public static func serve(arguments: [String]) async throws {
         var configuration = GatewayConfiguration.fromEnvironment(arguments: arguments)
-        let logger = bootstrapLogging(level: configuration.logLevel)
+        let logger = bootstrapLogging(configuration)
         let banner = try await completeCredentials(&configuration)
         let runtime = try await GatewayRuntime.make(configuration: configuration, logger: logger)
         if let banner { FileHandle.standardOutput.write(Data(banner.utf8)) }
@@ -26,7 +26,7 @@ public enum GatewayCommands {
     /// `gateway migrate`: applies pending migrations and reports them.
     public static func migrate(arguments: [String]) async throws -> [Int] {
         let configuration = GatewayConfiguration.fromEnvironment(arguments: arguments)
-        let logger = bootstrapLogging(level: configuration.logLevel)
+        let logger = bootstrapLogging(configuration)
         let store = try await GatewayRuntime.openStore(configuration, logger: logger)
         let applied = try await store.migrate()
         try await store.close()
@@ -85,14 +85,19 @@ public enum GatewayCommands {
             """
     }
 
-    static func bootstrapLogging(level: String) -> Logger {
+    /// Text lines (the default) or one JSON object a line (`LOG_FORMAT=json`), at `LOG_LEVEL`.
+    static func bootstrapLogging(_ configuration: GatewayConfiguration) -> Logger {
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        let isJSON = configuration.logFormat == "json"
+        let replica = configuration.replicaID
         LoggingSystem.bootstrap { label in
+            if isJSON { return JSONLogHandler(logLevel: level, label: label, replica: replica) }
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: level) ?? .info
+            handler.logLevel = level
             return handler
         }
         var logger = Logger(label: "video-session-gateway")
-        logger.logLevel = Logger.Level(rawValue: level) ?? .info
+        logger.logLevel = level
         return logger
     }
 }

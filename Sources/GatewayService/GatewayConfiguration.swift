@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import GatewayCore
+import Logging
 import ProviderSimulator
 
 /// The gateway's settings, read from environment variables or the same keys as command-line options
@@ -50,6 +51,10 @@ public struct GatewayConfiguration: Sendable {
     /// The timeout of every call to a provider.
     public var providerTimeout: Duration
     public var logLevel: String
+    /// `text` or `json` (one object a line).
+    public var logFormat: String
+    /// Names this process in logs (`REPLICA_ID`, default the host name).
+    public var replicaID: String
     public var smtpURL: String?
     public var smtpFrom: String?
     public var smtpUsername: String?
@@ -156,6 +161,8 @@ public struct GatewayConfiguration: Sendable {
         bbbChecksum = reader.string(forKey: "bbb.checksum", default: "sha256")
         providerTimeout = .seconds(max(1, reader.int(forKey: "provider.timeout.seconds", default: 10)))
         logLevel = reader.string(forKey: "log.level", default: "info")
+        logFormat = reader.string(forKey: "log.format", default: "text")
+        replicaID = reader.string(forKey: "replica.id", default: ProcessInfo.processInfo.hostName)
         jobLease = .seconds(max(1, reader.int(forKey: "job.lease.seconds", default: 60)))
         jobRetryBase = .milliseconds(Int(max(0.01, reader.double(forKey: "job.retry.base.seconds", default: 2)) * 1000))
         jobConcurrency = reader.int(forKey: "job.concurrency", default: 32)
@@ -206,6 +213,10 @@ public struct GatewayConfiguration: Sendable {
         errors += providerSettingErrors()
         if let simulatorFaults {
             do { _ = try SimulatorFaults(parsing: simulatorFaults) } catch { errors.append(error.description) }
+        }
+        if !["text", "json"].contains(logFormat) { errors.append("LOG_FORMAT must be text or json") }
+        if Logger.Level(rawValue: logLevel) == nil {
+            errors.append("LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if !(1...3650).contains(retentionDays) { errors.append("RETENTION_DAYS must be between 1 and 3650") }
         if !(1...1024).contains(jobConcurrency) { errors.append("JOB_CONCURRENCY must be between 1 and 1024") }

@@ -10,7 +10,7 @@ extension GatewayCommands {
     /// them. Returns the booking ids concerned. Safe to run beside a serving gateway.
     public static func purge(arguments: [String], dryRun: Bool, output: (String) -> Void) async throws -> [BookingID] {
         let configuration = GatewayConfiguration.fromEnvironment(arguments: arguments)
-        let logger = bootstrapLogging(level: configuration.logLevel)
+        let logger = bootstrapLogging(configuration)
         let store = try await GatewayRuntime.openStore(configuration, logger: logger)
         guard await store.isReady() else {
             try await store.close()

@@ -9,7 +9,7 @@ extension GatewayCommands {
     /// point gateways at it with `DAILY_API_BASE_URL=http://HOST:PORT/v1` and `DAILY_API_KEY`.
     public static func simulator(arguments: [String]) async throws {
         let configuration = GatewayConfiguration.fromEnvironment(arguments: arguments)
-        let logger = bootstrapLogging(level: configuration.logLevel)
+        let logger = bootstrapLogging(configuration)
         guard let apiKey = configuration.simulatorAPIKey, !apiKey.isEmpty else {
             throw GatewayStartupError("SIMULATOR_API_KEY must be set for a standalone simulator")
         }
