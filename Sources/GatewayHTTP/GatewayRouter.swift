@@ -64,6 +64,7 @@ public func buildGatewayRouter(_ dependencies: GatewayHTTPDependencies) -> Route
     router.add(middleware: RequestLoggingMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
+    router.add(middleware: WebhookMetricsMiddleware())
     OperationsRoutes(dependencies: dependencies).add(to: router)
     SchedulerRoutes(dependencies: dependencies).add(to: router.group("v1/sessions"))
     LobbyRoutes(dependencies: dependencies).add(to: router.group("v1/lobby"))

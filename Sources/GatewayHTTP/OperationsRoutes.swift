@@ -16,7 +16,12 @@ struct OperationsRoutes: Sendable {
             }
             return try JSONResponse.make(["status": "ready"])
         }
-        router.get("metrics") { _, _ in
+        router.get("metrics") { _, context in
+            do {
+                try await dependencies.sessions.refreshOperationalGauges()
+            } catch {
+                context.logger.warning("metrics: the database did not answer; gauges keep their last values")
+            }
             var buffer: [UInt8] = []
             dependencies.metrics.emit(into: &buffer)
             return Response(

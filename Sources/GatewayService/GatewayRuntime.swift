@@ -91,7 +91,7 @@ public final class GatewayRuntime: Sendable {
         let sealer = configuration.outboxKey.flatMap(PayloadSealer.init(base64Key:)) ?? PayloadSealer()
         let sessions = SessionService(
             store: store, clock: clock, machine: SessionStateMachine(policy: configuration.policy),
-            providers: ProviderRegistry(providers), sealer: sealer, onJobsEnqueued: { doorbell.ring() })
+            providers: MeteredProvider.registry(providers), sealer: sealer, onJobsEnqueued: { doorbell.ring() })
         var workerLogger = logger
         workerLogger[metadataKey: "component"] = "job-worker"
         let worker = JobWorker(

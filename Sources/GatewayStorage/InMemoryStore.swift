@@ -129,6 +129,22 @@ public final class InMemoryStore: GatewayStore {
         }
     }
 
+    public func operationalCounts(at now: Date) async throws -> OperationalCounts {
+        state.withLock { state in
+            var jobs: [String: OperationalCounts.Queue] = [:]
+            for job in state.jobs.values where job.state == .pending || job.state == .running {
+                var queue = jobs[job.kind.description] ?? .init(pending: 0, oldestDueAgeSeconds: 0)
+                queue.pending += 1
+                if job.state == .pending {
+                    queue.oldestDueAgeSeconds = max(queue.oldestDueAgeSeconds, now.timeIntervalSince(job.dueAt))
+                }
+                jobs[job.kind.description] = queue
+            }
+            return OperationalCounts(
+                citizensWaiting: state.sessions.values.filter { $0.session.state == .waiting }.count, jobsByKind: jobs)
+        }
+    }
+
     public func claimDueJobs(at now: Date, limit: Int, leaseUntil: Date) async throws -> [Job] {
         state.withLock { state in
             let due = state.jobs.values

@@ -97,6 +97,8 @@ enum Migrations {
                     PRIMARY KEY (day, service, metric)
                 )
                 """,
+                // Counting the citizens waiting now (a metrics gauge) without reading every session.
+                "CREATE INDEX sessions_by_state ON sessions (state)",
                 // The audit trail is append-only: the database refuses to change or remove a record.
                 """
                 CREATE TRIGGER audit_events_append_only_update BEFORE UPDATE ON audit_events

@@ -271,6 +271,26 @@ public final class SQLiteStore: GatewayStore {
         return sums
     }
 
+    public func operationalCounts(at now: Date) async throws -> OperationalCounts {
+        let waiting = try await query("SELECT COUNT(*) AS n FROM sessions WHERE state = 'waiting'", [])
+            .first?.column("n")?.integer ?? 0
+        var jobs: [String: OperationalCounts.Queue] = [:]
+        let rows = try await query(
+            """
+            SELECT kind, COUNT(*) AS n, MIN(CASE WHEN state = 'pending' THEN due_at END) AS oldest FROM jobs
+            WHERE state IN ('pending', 'running') GROUP BY kind
+            """, [])
+        let nowMillis = Int(now.millisecondsSince1970)
+        for row in rows {
+            guard let kind = row.column("kind")?.string else { continue }
+            let oldest = row.column("oldest")?.integer
+            jobs[kind] = .init(
+                pending: row.column("n")?.integer ?? 0,
+                oldestDueAgeSeconds: oldest.map { Double(max(0, nowMillis - $0)) / 1000 } ?? 0)
+        }
+        return OperationalCounts(citizensWaiting: waiting, jobsByKind: jobs)
+    }
+
     // MARK: JobStore
 
     public func claimDueJobs(at now: Date, limit: Int, leaseUntil: Date) async throws -> [Job] {

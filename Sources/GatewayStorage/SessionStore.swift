@@ -152,6 +152,8 @@ public protocol ReportStore: Sendable {
     /// The sums of the days in `[fromDay, toDay)` (`YYYY-MM-DD`), of `services` only when given.
     func reportCounts(fromDay: String, toDay: String, services: Set<String>?) async throws
         -> [ReportFigures.Key: [String: Int]]
+    /// Citizens waiting now and the job queue by kind, for the operations gauges.
+    func operationalCounts(at now: Date) async throws -> OperationalCounts
 }
 
 /// A store the gateway can run on.
@@ -162,5 +164,29 @@ extension Date {
 
     public init(millisecondsSince1970: Int64) {
         self.init(timeIntervalSince1970: TimeInterval(millisecondsSince1970) / 1000)
+    }
+}
+
+/// What the operations gauges show at scrape time.
+public struct OperationalCounts: Sendable, Equatable {
+    public struct Queue: Sendable, Equatable {
+        /// Pending and running jobs of the kind.
+        public var pending: Int
+        /// How long the earliest due pending job has been due (0 when none is overdue).
+        public var oldestDueAgeSeconds: Double
+
+        public init(pending: Int, oldestDueAgeSeconds: Double) {
+            self.pending = pending
+            self.oldestDueAgeSeconds = oldestDueAgeSeconds
+        }
+    }
+
+    public var citizensWaiting: Int
+    /// By job kind family (`room.provision`, `deadline.late_check`, `fallback.email`, …).
+    public var jobsByKind: [String: Queue]
+
+    public init(citizensWaiting: Int, jobsByKind: [String: Queue]) {
+        self.citizensWaiting = citizensWaiting
+        self.jobsByKind = jobsByKind
     }
 }

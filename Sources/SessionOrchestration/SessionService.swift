@@ -184,6 +184,7 @@ public struct SessionService: Sendable {
         change.erasesPersonalData = event == .personalDataExpired
         let saved = try await store.apply(change)
         if !change.jobs.isEmpty { onJobsEnqueued() }
+        DomainMetrics.record(event, from: stored.session, to: saved.session)
         LiveEventPublisher(bus: liveEvents).publish(from: stored.session, to: saved.session, after: event)
         return saved.session
     }

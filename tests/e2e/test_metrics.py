@@ -1,0 +1,132 @@
+"""/metrics parsed by Prometheus' own text parser: every domain family is there and moves with its event."""
+import base64
+import hashlib
+import hmac
+import json
+import subprocess
+import time
+import uuid
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import BINARY, Gateway, notification_env, request
+
+DAILY_SECRET = base64.b64encode(b"metrics-daily-secret").decode()
+
+
+def scrape(gateway):
+    status, body = request("GET", f"{gateway.base}/metrics")
+    assert status == 200
+    text = body.decode() if isinstance(body, bytes) else body
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def total(samples, name):
+    return sum(v for (n, _), v in samples.items() if n == name)
+
+
+def iso(seconds_from_now):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds_from_now))
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_domain_metrics_are_present_and_move(tmp_path, smtp_sink, webhook_receiver):
+    env = notification_env(smtp_sink, webhook_receiver, grace=1)
+    env["DAILY_WEBHOOK_SECRET"] = DAILY_SECRET
+    gateway = Gateway(tmp_path, env=env).start()
+    try:
+        key = gateway.credentials["SCHEDULER_API_KEYS"]
+        jwt = subprocess.run([str(BINARY), "token", "attendant", "--id", "a-17", "--services", "prestacoes-familiares"],
+                             cwd=tmp_path, env=gateway.env, capture_output=True, text=True).stdout.strip()
+        before = scrape(gateway)
+
+        def book(booking_id, start_in):
+            status, created = request("PUT", f"{gateway.base}/v1/sessions/{booking_id}", key=key, body={
+                "service": "prestacoes-familiares", "startsAt": iso(start_in), "endsAt": iso(start_in + 1800),
+                "attendantId": "a-17", "citizen": {"name": "Maria", "email": "maria@example.pt"},
+                "notifyCitizen": False})
+            assert status == 201, created
+            return created
+
+        waiting = book("MET-1", 600)
+        late = book("MET-2", 1)
+        status, _ = request("PUT", f"{gateway.base}/v1/sessions/MET-3", key=key, body={
+            "service": "prestacoes-familiares", "startsAt": iso(1), "endsAt": iso(3),
+            "citizen": {"name": "Maria", "phone": "+351912345678"}, "notifyCitizen": False})
+        assert status == 201
+        token = waiting["citizenJoinUrl"].rsplit("/", 1)[1]
+        assert request("POST", f"{gateway.base}/v1/lobby/{token}/enter", body={"code": waiting["validationCode"]})[0] == 200
+        wait_for(lambda: value(scrape(gateway), "gateway_citizens_waiting") == 1, 10, "a waiting citizen")
+
+        wait_for(lambda: request("GET", f"{gateway.base}/v1/sessions/MET-1", key=key)[1]["room"]["status"] == "ready",
+                 10, "the room")
+        assert request("POST", f"{gateway.base}/v1/sessions/MET-1/admit", key=jwt)[0] == 200
+        # The late citizen's e-mail fallback goes out (start + 1 s grace).
+        wait_for(lambda: value(scrape(gateway), "gateway_fallbacks_total", channel="email", result="sent") >= 1, 15,
+                 "the e-mail fallback")
+
+        # A signed Daily webhook and a forged one.
+        content = {"version": "1.0.0", "type": "participant.joined", "id": str(uuid.uuid4()), "event_ts": int(time.time()),
+                   "payload": {"room": "vg-" + hashlib.sha256(b"MET-1").hexdigest()[:24], "user_name": "x",
+                               "session_id": str(uuid.uuid4()), "joined_at": int(time.time()), "owner": False,
+                               "will_eject_at": 0, "permissions": {}, "user_id": str(uuid.uuid4())}}
+        body, stamp = json.dumps(content).encode(), str(int(time.time()))
+        signature = base64.b64encode(hmac.new(base64.b64decode(DAILY_SECRET), f"{stamp}.".encode() + body,
+                                              hashlib.sha256).digest()).decode()
+        headers = {"X-Webhook-Timestamp": stamp, "X-Webhook-Signature": signature}
+        assert request("POST", f"{gateway.base}/v1/webhooks/daily", body=body, headers=headers)[0] in (200, 204)
+        headers["X-Webhook-Signature"] = base64.b64encode(b"forged" * 6).decode()
+        assert request("POST", f"{gateway.base}/v1/webhooks/daily", body=body, headers=headers)[0] == 401
+
+        # A recording reported started in MET-1's room.
+        recording = {"event_ts": int(time.time()), "id": str(uuid.uuid4()), "type": "recording.started", "version": "1.0.0",
+                     "payload": {"action": "start-cloud-recording", "instance_id": str(uuid.uuid4()),
+                                 "layout": {"preset": "default"}, "recording_id": str(uuid.uuid4()),
+                                 "room_name": "vg-" + hashlib.sha256(b"MET-1").hexdigest()[:24],
+                                 "start_ts": int(time.time()), "started_by": str(uuid.uuid4())}}
+        body, stamp = json.dumps(recording).encode(), str(int(time.time()))
+        signature = base64.b64encode(hmac.new(base64.b64decode(DAILY_SECRET), f"{stamp}.".encode() + body,
+                                              hashlib.sha256).digest()).decode()
+        assert request("POST", f"{gateway.base}/v1/webhooks/daily", body=body,
+                       headers={"X-Webhook-Timestamp": stamp, "X-Webhook-Signature": signature})[0] in (200, 204)
+        wait_for(lambda: value(scrape(gateway), "gateway_no_shows_total", service="prestacoes-familiares") >= 1, 15,
+                 "the no-show")
+
+        after = scrape(gateway)
+        assert value(after, "gateway_recording_policy_events_total", provider="simulator", kind="recording_started") == 1
+        assert value(after, "gateway_sessions_closed_total", service="prestacoes-familiares", outcome="no_show") >= 1
+        assert value(after, "gateway_admissions_total", service="prestacoes-familiares") == \
+            value(before, "gateway_admissions_total", service="prestacoes-familiares") + 1
+        assert value(after, "gateway_lobby_wait_seconds_count", service="prestacoes-familiares") >= 1
+        assert value(after, "gateway_late_total", service="prestacoes-familiares") >= 1
+        assert value(after, "gateway_citizens_waiting") == 0
+        assert value(after, "gateway_webhook_events_total", provider="daily", result="accepted") == 2
+        assert value(after, "gateway_webhook_events_total", provider="daily", result="rejected") == 1
+        assert value(after, "gateway_provider_call_duration_seconds_count", provider="simulator",
+                     operation="create_room") >= 2
+        assert value(after, "gateway_provider_call_duration_seconds_count", provider="simulator",
+                     operation="citizen_entry") >= 1
+        assert any(n == "gateway_job_queue_depth" for n, _ in after), "queue depth by job kind"
+        assert any(n == "gateway_job_oldest_due_age_seconds" for n, _ in after)
+        assert (("gateway_sse_streams_open", ()) in after)
+        assert late["bookingId"] == "MET-2"
+        # Labels are bounded: no booking id anywhere.
+        assert not any("MET-" in str(labels) for _, labels in after)
+    finally:
+        gateway.stop()
