@@ -31,7 +31,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
-    Gateway, GatewayDown, Simulator, WebhookReceiver, attendant_token, call, gateway_env, jobs, kill_hard,
+    Gateway, GatewayDown, Simulator, WebhookReceiver, attendant_token, audit_counts, call, gateway_env, jobs, kill_hard,
     room_name, start_smtp_sink, wait_until)
 
 GRACE = 2
@@ -455,7 +455,14 @@ class Run:
         orphans = sorted(r for r in rooms if by_room.get(r) not in should_have)
         missing_rooms = sorted(b for b in should_have if room_name(b) not in rooms)
         not_ready = sorted(b for b in should_have if states.get(b, {}).get("room", {}).get("status") != "ready")
-        duplicates = stats.get("duplicateRooms", [])
+        # A failed provisioning takes its room back, and a later reschedule may provision the booking
+        # again: a room created once more after each failure is not a duplicate.
+        failures = audit_counts(self.database, "room_provisioning_failed")
+        creates = stats.get("createsByName", {})
+        duplicates = sorted(r for r in stats.get("duplicateRooms", [])
+                            if creates.get(r, 2) > 1 + failures.get(by_room.get(r), 0))
+        figures["rooms created again after a failed provisioning"] = sum(
+            1 for r in stats.get("duplicateRooms", []) if r not in duplicates)
         figures["rooms at the simulator"] = len(rooms)
         figures["room creates at the simulator"] = sum(stats.get("createsByName", {}).values())
         figures["duplicate rooms"] = len(duplicates)
@@ -478,14 +485,19 @@ class Run:
         # redelivery, allowed only across a kill that interrupted the first delivery's completion.
         emails, callbacks, scheduler = self.deliveries()
 
-        def audit(name, deliveries, expected_ids):
+        def audit(name, deliveries, expected_ids, allowed=None, required=None):
+            """`expected_ids`: the bookings that may get this delivery, with `allowed[b]` distinct ids
+            (default 1); `required`: those that must get it (default: all of `expected_ids`)."""
+            allowed = allowed or {}
+            required = expected_ids if required is None else required
             ids = {b: sorted({d[0] for d in items}) for b, items in deliveries.items()}
-            missing = sorted(b for b in expected_ids if b not in ids)
+            missing = sorted(b for b in required if b not in ids)
             extra = sorted(b for b in ids if b not in expected_ids)
-            several = sorted(b for b, found in ids.items() if len(found) > 1)
+            several = sorted(b for b, found in ids.items() if len(found) > allowed.get(b, 1))
             # A kill explains a redelivery when it came after the first delivery (at most KILL_WINDOW s
             # later: the job is completed right after its send) and before the second.
             redeliveries = explained = 0
+            gaps = []
             for items in deliveries.values():
                 by_id = collections.defaultdict(list)
                 for item in items:
@@ -494,12 +506,16 @@ class Run:
                     times.sort()
                     for first, again in zip(times, times[1:]):
                         redeliveries += 1
-                        if any(first - 0.2 <= k <= again and k - first <= KILL_WINDOW for k in self.kill_times):
+                        kills = [k - first for k in self.kill_times if first - 0.2 <= k <= again and k - first <= KILL_WINDOW]
+                        if kills:
                             explained += 1
+                            gaps.append(min(kills))
             figures[f"{name}: expected"] = len(expected_ids)
             figures[f"{name}: missing"] = len(missing)
             figures[f"{name}: duplicate (a second id, or not expected)"] = len(several) + len(extra)
             figures[f"{name}: redeliveries of the same id (explained by a kill within {KILL_WINDOW:g} s)"] = f"{redeliveries} ({explained})"
+            if gaps:
+                figures[f"{name}: from first delivery to the kill that repeated it, max s"] = round(max(gaps), 2)
             if missing:
                 violations.append(f"{name}: {len(missing)} missing: {missing[:5]}")
             if several or extra:
@@ -520,7 +536,12 @@ class Run:
                                   f"{[(b, states.get(b, {}).get('fallbacks')) for b in bad_fallbacks[:3]]}")
         else:
             room_failed = {b: [d for d in items if d[1] == "room.failed"] for b, items in scheduler.items()}
-            audit("room.failed scheduler callbacks", {b: v for b, v in room_failed.items() if v}, failed)
+            # Every session failed at the end was reported; one that failed and was then cancelled or
+            # rescheduled back to life was reported when it failed (one event id per failure at most).
+            ever_failed = {b for b in states if failures.get(b)} | failed
+            audit("room.failed scheduler callbacks", {b: v for b, v in room_failed.items() if v}, ever_failed,
+                  allowed={b: max(1, failures.get(b, 0)) for b in ever_failed}, required=failed)
+            figures["sessions failed, then cancelled or rescheduled back to life"] = len(ever_failed - failed)
             figures["sessions failed (room could not be provisioned)"] = len(failed)
             # The simulator only injects transient faults and never rejects a valid request: a session
             # failed as rejected means a transient fault was taken for a permanent refusal.

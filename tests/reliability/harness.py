@@ -324,3 +324,10 @@ def sessions_by_booking(database):
     with read_only(database) as connection:
         return {row[0]: (row[1], json.loads(row[2])) for row in
                 connection.execute("SELECT booking_id, state, data FROM sessions")}
+
+
+def audit_counts(database, event):
+    """How many audit records of `event` each booking has."""
+    with read_only(database) as connection:
+        return dict(connection.execute(
+            "SELECT booking_id, count(*) FROM audit_events WHERE event = ? GROUP BY booking_id", (event,)))

@@ -261,6 +261,8 @@ def test_one_hanging_receiver_does_not_hold_back_the_other_channel(tmp_path, pee
             assert_exactly_once(deliveries, deadlines, what)
         except AssertionError as error:
             failures.append(str(error).split("\nassert")[0])
-    if showed_failure != set(deadlines):
+    # A webhook attempt times out after 10 s, inside the hang, so each session must show it. An SMTP
+    # attempt may wait 30 s, longer than the hang: the e-mail's failure may never be recorded then.
+    if hanging == "contact-centre" and showed_failure != set(deadlines):
         failures.append(f"{count - len(showed_failure)} sessions never showed the {channel} failure with a reason")
     assert not failures, "\n".join(failures)
