@@ -32,7 +32,7 @@ import time
 
 import pytest
 
-from harness import Gateway, GatewayDown, call, gateway_env
+from harness import Gateway, GatewayDown, call, gateway_env, kill_hard
 
 SERVICE_BODY = {"service": "prestacoes-familiares", "startsAt": "2031-03-04T10:00:00Z",
                 "endsAt": "2031-03-04T10:30:00Z", "notifyCitizen": False,
@@ -129,7 +129,10 @@ def test_crash_images_at_random_instants_hold_every_answered_booking(tmp_path):
             thread.join(120)
         elapsed = time.monotonic() - started
     finally:
-        gateway.stop()
+        try:
+            gateway.stop()
+        finally:
+            kill_hard(gateway)
 
     assert not errors, errors[:5]
     assert len(answered) == total
@@ -223,7 +226,7 @@ def test_every_answered_write_was_synced_to_disk_before_its_answer(tmp_path):
             windows.append((f"SY-{index:03d}", sent, answered))
             time.sleep(0.05)  # one request at a time: each answer has its own window
     finally:
-        gateway.stop()
+        gateway.stop()  # SIGTERM to the traced gateway, SIGKILL to both if it lingers
     syncs = gateway.wal_syncs()
     unsynced = [booking for booking, sent, answered in windows
                 if not any(sent <= at <= answered for at in syncs)]
