@@ -54,11 +54,13 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
         }
     }
 
-    /// Work that stays due after a reschedule: removing a room, and messages about what happened.
+    /// Work that stays due after a new generation: ending or stopping the room of a call, and messages
+    /// about what happened. Deleting a room does not: a failed booking booked again gets the same room
+    /// back (the provider's create-or-get), which the older generation's clean-up must not remove.
     public var outlivesGeneration: Bool {
         switch self {
-        case .deleteRoom, .endRoom, .stopRecording, .citizenNotice, .schedulerCallback: true
-        case .provisionRoom, .updateRoom, .deadline, .fallback: false
+        case .endRoom, .stopRecording, .citizenNotice, .schedulerCallback: true
+        case .provisionRoom, .updateRoom, .deleteRoom, .deadline, .fallback: false
         }
     }
 

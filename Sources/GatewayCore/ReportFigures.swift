@@ -36,10 +36,23 @@ public struct ReportFigures: Sendable, Equatable {
     }
 
     public let key: Key
-    /// Metric name → count. Lobby waits count under `wait:<bucket start in seconds>`.
+    /// Metric name → count. Lobby waits count under `wait:<bucket start in seconds, six digits>`, so
+    /// that the names sort as the waits do.
     public let counts: [String: Int]
 
     public static let waitPrefix = "wait:"
+
+    /// Every metric besides the wait buckets.
+    public static let countMetrics = [
+        "sessions", "completed", "no_show", "failed", "cancelled_by_citizen", "cancelled_by_scheduler", "late",
+        "fallback_email_sent", "fallback_email_failed", "fallback_phone_sent", "fallback_phone_failed",
+        "admitted_after_fallback", "recording_policy_events", "provider_failures",
+    ]
+
+    public static func waitMetric(_ seconds: Int) -> String {
+        let digits = String(min(max(seconds, 0), 999_999))
+        return waitPrefix + String(repeating: "0", count: 6 - digits.count) + digits
+    }
 
     public init(_ session: Session) {
         key = Key(service: session.booking.service, day: Self.day(of: session.booking.startsAt))
@@ -66,7 +79,7 @@ public struct ReportFigures: Sendable, Equatable {
             }
             if let enteredAt = session.lobby.enteredAt {
                 let seconds = max(0, Int(admittedAt.timeIntervalSince(enteredAt)))
-                counts[Self.waitPrefix + String(Self.waitBucket(seconds))] = 1
+                counts[Self.waitMetric(Self.waitBucket(seconds))] = 1
             }
         }
         if history.recordingPolicyEvents > 0 { counts["recording_policy_events"] = history.recordingPolicyEvents }
@@ -98,6 +111,37 @@ public struct ReportFigures: Sendable, Equatable {
         case ..<1800: seconds - seconds % 30
         default: seconds - seconds % 300
         }
+    }
+
+    /// Replaces the `wait:` buckets of one service and day by their summary: `lobby_waits` (how many),
+    /// and `lobby_wait_p50`, `lobby_wait_p90` (nearest rank) and `lobby_wait_max` in seconds. Stores that
+    /// summarise in SQL give the same result.
+    public static func summarizingWaits(_ counts: [String: Int]) -> [String: Int] {
+        var buckets: [Int: Int] = [:]
+        for (metric, count) in counts where metric.hasPrefix(waitPrefix) {
+            if let seconds = Int(metric.dropFirst(waitPrefix.count)) { buckets[seconds, default: 0] += count }
+        }
+        return counts.filter { !$0.key.hasPrefix(waitPrefix) }.merging(waitSummary(buckets)) { _, summary in summary }
+    }
+
+    /// `lobby_waits`, `lobby_wait_p50`, `lobby_wait_p90` and `lobby_wait_max` of a histogram of waits
+    /// (bucket start in seconds → count); empty when nobody waited.
+    public static func waitSummary(_ buckets: [Int: Int]) -> [String: Int] {
+        let waits = buckets.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+        let total = waits.reduce(0) { $0 + $1.value }
+        guard total > 0, let longest = waits.last?.key else { return [:] }
+        func percentile(_ numerator: Int, _ denominator: Int) -> Int {
+            var seen = 0
+            for (seconds, count) in waits {
+                seen += count
+                if seen * denominator >= total * numerator { return seconds }
+            }
+            return longest
+        }
+        return [
+            "lobby_waits": total, "lobby_wait_p50": percentile(1, 2), "lobby_wait_p90": percentile(9, 10),
+            "lobby_wait_max": longest,
+        ]
     }
 
     /// The Lisbon calendar day of `date`.
@@ -151,7 +195,7 @@ public struct ReportRow: Sendable, Equatable, Codable {
     public let recordingPolicyEvents: Int
     public let providerFailures: Int
 
-    /// The row for the sums of one service and day.
+    /// The row for the sums of one service and day, waits summarised (`ReportFigures.summarizingWaits`).
     public init(key: ReportFigures.Key, counts: [String: Int]) {
         let value = { (metric: String) in counts[metric] ?? 0 }
         service = key.service
@@ -169,26 +213,10 @@ public struct ReportRow: Sendable, Equatable, Codable {
         admittedAfterFallback = value("admitted_after_fallback")
         recordingPolicyEvents = value("recording_policy_events")
         providerFailures = value("provider_failures")
-        let waits = counts.compactMap { metric, count -> (seconds: Int, count: Int)? in
-            guard metric.hasPrefix(ReportFigures.waitPrefix), count > 0,
-                let seconds = Int(metric.dropFirst(ReportFigures.waitPrefix.count))
-            else { return nil }
-            return (seconds, count)
-        }.sorted { $0.seconds < $1.seconds }
-        let total = waits.reduce(0) { $0 + $1.count }
-        /// The smallest wait with at least `share` of the waits at or below it (nearest rank).
-        func percentile(_ share: Double) -> Int? {
-            guard total > 0 else { return nil }
-            let rank = max(1, Int((share * Double(total)).rounded(.up)))
-            var seen = 0
-            for wait in waits {
-                seen += wait.count
-                if seen >= rank { return wait.seconds }
-            }
-            return waits.last?.seconds
-        }
+        let waits = value("lobby_waits")
         lobbyWait = LobbyWait(
-            count: total, p50Seconds: percentile(0.5), p90Seconds: percentile(0.9), maxSeconds: waits.last?.seconds)
+            count: waits, p50Seconds: waits > 0 ? value("lobby_wait_p50") : nil,
+            p90Seconds: waits > 0 ? value("lobby_wait_p90") : nil, maxSeconds: waits > 0 ? value("lobby_wait_max") : nil)
     }
 
     /// The CSV header, in the order of `csvFields`.

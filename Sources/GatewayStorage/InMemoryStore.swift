@@ -124,7 +124,7 @@ public final class InMemoryStore: GatewayStore {
                 .filter { $0.key.day >= fromDay && $0.key.day < toDay && services?.contains($0.key.service) != false }
                 .compactMapValues { counts in
                     let nonZero = counts.filter { $0.value != 0 }
-                    return nonZero.isEmpty ? nil : nonZero
+                    return nonZero.isEmpty ? nil : ReportFigures.summarizingWaits(nonZero)
                 }
         }
     }
@@ -165,6 +165,12 @@ public final class InMemoryStore: GatewayStore {
                 state.leases[job.id] = leaseUntil
                 return claimed
             }
+        }
+    }
+
+    public func extendLeases(of jobIDs: [Int64], until leaseUntil: Date) async throws {
+        state.withLock { state in
+            for id in jobIDs where state.jobs[id]?.state == .running { state.leases[id] = leaseUntil }
         }
     }
 

@@ -97,6 +97,15 @@ enum Migrations {
                     PRIMARY KEY (day, service, metric)
                 )
                 """,
+                // The lobby-wait histogram of a service and day: `seconds:count` pairs, comma-separated.
+                """
+                CREATE TABLE report_waits (
+                    service TEXT NOT NULL,
+                    day TEXT NOT NULL,
+                    buckets TEXT NOT NULL,
+                    PRIMARY KEY (day, service)
+                )
+                """,
                 // Counting the citizens waiting now (a metrics gauge) without reading every session.
                 "CREATE INDEX sessions_by_state ON sessions (state)",
                 // The audit trail is append-only: the database refuses to change or remove a record.

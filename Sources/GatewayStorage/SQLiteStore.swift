@@ -183,7 +183,9 @@ public final class SQLiteStore: GatewayStore {
                     [.integer(Int(jobID))])
             }
             for (key, counts) in ReportFigures.delta(from: previous, to: session) {
-                for (metric, value) in counts {
+                let waits = counts.filter { $0.key.hasPrefix(ReportFigures.waitPrefix) }
+                if !waits.isEmpty { try await Self.addWaits(waits, to: key, on: connection) }
+                for (metric, value) in counts where !metric.hasPrefix(ReportFigures.waitPrefix) {
                     _ = try await connection.query(
                         """
                         INSERT INTO report_counts (service, day, metric, value) VALUES (?, ?, ?, ?)
@@ -236,7 +238,9 @@ public final class SQLiteStore: GatewayStore {
                 "SELECT data FROM sessions WHERE booking_id = ?", [.text(bookingID.rawValue)]
             ).first?.column("data")?.string.map(codec.decode) {
                 let figures = ReportFigures(old)
-                for (metric, value) in figures.counts {
+                let waits = figures.counts.filter { $0.key.hasPrefix(ReportFigures.waitPrefix) }.mapValues { -$0 }
+                if !waits.isEmpty { try await Self.addWaits(waits, to: figures.key, on: connection) }
+                for (metric, value) in figures.counts where !metric.hasPrefix(ReportFigures.waitPrefix) {
                     _ = try await connection.query(
                         "UPDATE report_counts SET value = value - ? WHERE day = ? AND service = ? AND metric = ?",
                         [.integer(value), .text(figures.key.day), .text(figures.key.service), .text(metric)])
@@ -254,19 +258,35 @@ public final class SQLiteStore: GatewayStore {
     public func reportCounts(fromDay: String, toDay: String, services: Set<String>?) async throws
         -> [ReportFigures.Key: [String: Int]]
     {
-        var sql = "SELECT service, day, metric, value FROM report_counts WHERE day >= ? AND day < ?"
+        var filter = "day >= ? AND day < ?"
         var binds: [SQLiteData] = [.text(fromDay), .text(toDay)]
         if let services {
             guard !services.isEmpty else { return [:] }
-            sql += " AND service IN (\(Array(repeating: "?", count: services.count).joined(separator: ", ")))"
+            filter += " AND service IN (\(Array(repeating: "?", count: services.count).joined(separator: ", ")))"
             binds += services.sorted().map { .text($0) }
         }
         var sums: [ReportFigures.Key: [String: Int]] = [:]
-        for row in try await query(sql, binds) {
+        // Counts, pivoted by the database into one row per service and day.
+        let metrics = ReportFigures.countMetrics
+        let columns = metrics.enumerated().map { "SUM(CASE WHEN metric = '\($1)' THEN value ELSE 0 END) AS m\($0)" }
+        for row in try await query(
+            "SELECT service, day, \(columns.joined(separator: ", ")) FROM report_counts WHERE \(filter) GROUP BY day, service",
+            binds)
+        {
+            guard let service = row.column("service")?.string, let day = row.column("day")?.string else { continue }
+            var counts: [String: Int] = [:]
+            for (index, metric) in metrics.enumerated() {
+                if let value = row.column("m\(index)")?.integer, value != 0 { counts[metric] = value }
+            }
+            if !counts.isEmpty { sums[ReportFigures.Key(service: service, day: day)] = counts }
+        }
+        // Lobby waits: one histogram row per service and day.
+        for row in try await query("SELECT service, day, buckets FROM report_waits WHERE \(filter)", binds) {
             guard let service = row.column("service")?.string, let day = row.column("day")?.string,
-                let metric = row.column("metric")?.string, let value = row.column("value")?.integer, value != 0
+                let buckets = row.column("buckets")?.string
             else { continue }
-            sums[ReportFigures.Key(service: service, day: day), default: [:]][metric] = value
+            let key = ReportFigures.Key(service: service, day: day)
+            sums[key, default: [:]].merge(ReportFigures.waitSummary(Self.parseBuckets(buckets))) { _, summary in summary }
         }
         return sums
     }
@@ -289,6 +309,36 @@ public final class SQLiteStore: GatewayStore {
                 oldestDueAgeSeconds: oldest.map { Double(max(0, nowMillis - $0)) / 1000 } ?? 0)
         }
         return OperationalCounts(citizensWaiting: waiting, jobsByKind: jobs)
+    }
+
+    /// Adds signed wait-bucket counts to a service and day's histogram row.
+    private static func addWaits(_ waits: [String: Int], to key: ReportFigures.Key, on connection: SQLiteConnection)
+        async throws
+    {
+        let stored = try await connection.query(
+            "SELECT buckets FROM report_waits WHERE day = ? AND service = ?", [.text(key.day), .text(key.service)]
+        ).first?.column("buckets")?.string
+        var buckets = stored.map(parseBuckets) ?? [:]
+        for (metric, change) in waits {
+            guard let seconds = Int(metric.dropFirst(ReportFigures.waitPrefix.count)) else { continue }
+            buckets[seconds, default: 0] += change
+        }
+        let text = buckets.filter { $0.value != 0 }.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }
+            .joined(separator: ",")
+        _ = try await connection.query(
+            """
+            INSERT INTO report_waits (service, day, buckets) VALUES (?, ?, ?)
+            ON CONFLICT (day, service) DO UPDATE SET buckets = excluded.buckets
+            """, [.text(key.service), .text(key.day), .text(text)])
+    }
+
+    private static func parseBuckets(_ text: String) -> [Int: Int] {
+        var buckets: [Int: Int] = [:]
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: ":")
+            if parts.count == 2, let seconds = Int(parts[0]), let count = Int(parts[1]) { buckets[seconds] = count }
+        }
+        return buckets
     }
 
     // MARK: JobStore
@@ -315,6 +365,16 @@ public final class SQLiteStore: GatewayStore {
                 claimed += try updated.map(Self.decodeJob)
             }
             return claimed
+        }
+    }
+
+    public func extendLeases(of jobIDs: [Int64], until leaseUntil: Date) async throws {
+        guard !jobIDs.isEmpty else { return }
+        let placeholders = Array(repeating: "?", count: jobIDs.count).joined(separator: ", ")
+        _ = try await transaction { connection in
+            try await connection.query(
+                "UPDATE jobs SET locked_until = ? WHERE state = 'running' AND id IN (\(placeholders))",
+                [.integer(Int(leaseUntil.millisecondsSince1970))] + jobIDs.map { .integer(Int($0)) })
         }
     }
 

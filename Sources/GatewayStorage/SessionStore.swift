@@ -126,6 +126,8 @@ public protocol JobStore: Sendable {
     func resolve(_ job: Job, as resolution: JobResolution, at now: Date) async throws
     /// Hands claimed jobs back to the queue at once (a stopping worker), without counting the attempt.
     func release(_ jobs: [Job]) async throws
+    /// Keeps the claims of jobs still running (their worker is alive) until `leaseUntil`.
+    func extendLeases(of jobIDs: [Int64], until leaseUntil: Date) async throws
     func jobs(for bookingID: BookingID) async throws -> [Job]
     /// The earliest time a pending job becomes due, to let the worker sleep until then.
     func nextDueDate() async throws -> Date?
@@ -149,7 +151,8 @@ public protocol StoreMaintenance: Sendable {
 
 /// The sums behind management reports (see `ReportFigures`), kept by `SessionStore.apply`.
 public protocol ReportStore: Sendable {
-    /// The sums of the days in `[fromDay, toDay)` (`YYYY-MM-DD`), of `services` only when given.
+    /// The sums of the days in `[fromDay, toDay)` (`YYYY-MM-DD`), of `services` only when given, with the
+    /// lobby waits summarised as `ReportFigures.summarizingWaits` does.
     func reportCounts(fromDay: String, toDay: String, services: Set<String>?) async throws
         -> [ReportFigures.Key: [String: Int]]
     /// Citizens waiting now and the job queue by kind, for the operations gauges.

@@ -47,10 +47,14 @@ public struct DailyProvider: MeetingProvider {
             return try provisioned(from: response)
         case 400:
             // A taken name is Daily's "already exists" (its exact wording is not documented): the room is
-            // ours if it can be read; otherwise the 400 stands.
+            // ours if it can be read. A 404 means the 400 was about something else, and it stands; any
+            // other failure of the read (5xx, 429) is that failure, retried like any other.
             let existing = try await send("GET", "rooms/\(name)")
-            guard existing.status == 200 else { throw error(from: response) }
-            return try provisioned(from: existing)
+            switch existing.status {
+            case 200: return try provisioned(from: existing)
+            case 404: throw error(from: response)
+            default: throw error(from: existing)
+            }
         default:
             throw error(from: response)
         }

@@ -1,6 +1,6 @@
 import CCurl
-import Dispatch
 import Foundation
+import Synchronization
 import SessionOrchestration
 
 /// Hands a message to a mail server.
@@ -30,25 +30,27 @@ public struct SMTPConfiguration: Sendable {
     }
 }
 
-/// SMTP through libcurl's easy interface, on a small pool of threads (libcurl blocks).
+/// SMTP through libcurl's easy interface. libcurl blocks, so each send runs on a thread of its own,
+/// never on the threads of Swift's concurrency pool or Dispatch's shared ones: a relay that hangs holds
+/// its own threads, not the gateway. At most `maximumConcurrentSends` run at once; the others wait
+/// without holding a thread.
 public final class CurlSMTPMailer: MailTransport {
     private let configuration: SMTPConfiguration
-    private let queue = DispatchQueue(label: "smtp", attributes: .concurrent)
-    private let slots: DispatchSemaphore
+    private let slots: AsyncSlots
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
-    public init(configuration: SMTPConfiguration, maximumConcurrentSends: Int = 4) {
+    public init(configuration: SMTPConfiguration, maximumConcurrentSends: Int = 8) {
         self.configuration = configuration
-        slots = DispatchSemaphore(value: maximumConcurrentSends)
+        slots = AsyncSlots(maximumConcurrentSends)
         _ = Self.globalInit
     }
 
     public func send(_ message: MailMessage) async throws {
+        await slots.acquire()
+        defer { slots.release() }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            queue.async {
-                self.slots.wait()
-                defer { self.slots.signal() }
+            let thread = Thread {
                 do {
                     try self.sendBlocking(message)
                     continuation.resume()
@@ -56,6 +58,8 @@ public final class CurlSMTPMailer: MailTransport {
                     continuation.resume(throwing: error)
                 }
             }
+            thread.name = "smtp-send"
+            thread.start()
         }
     }
 
@@ -117,5 +121,42 @@ public final class CurlSMTPMailer: MailTransport {
             if (500..<600).contains(reply) { throw NotificationError.permanent(reason) }
             throw NotificationError.temporary(reason)
         }
+    }
+}
+
+/// A counting semaphore whose waiters suspend instead of blocking a thread.
+final class AsyncSlots: Sendable {
+    private struct State {
+        var free: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(_ count: Int) { state = Mutex(State(free: max(1, count))) }
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let granted = state.withLock { state -> Bool in
+                guard state.free > 0 else {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.free -= 1
+                return true
+            }
+            if granted { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.waiters.isEmpty else {
+                state.free += 1
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
     }
 }

@@ -60,6 +60,8 @@ public final class JobWorker: Service, Sendable {
         logger.info("job worker started")
         let running = RunningJobs()
         await withDiscardingTaskGroup { group in
+            // While a job runs, its lease is renewed, so that no one else takes over a live job.
+            group.addTask { await self.renewLeases(of: running) }
             await withGracefulShutdownHandler {
                 while !Task.isShuttingDownGracefully && !Task.isCancelled {
                     let free = configuration.concurrency - running.count
@@ -67,8 +69,8 @@ public final class JobWorker: Service, Sendable {
                         let wanted = min(free, configuration.batchSize)
                         do {
                             let jobs = try await claim(limit: wanted)
-                            for job in jobs {
-                                running.insert(job)
+                            // A job of ours whose lease ran out while it ran is not started twice.
+                            for job in jobs where running.insert(job) {
                                 group.addTask {
                                     await self.run(job)
                                     running.remove(job)
@@ -89,6 +91,21 @@ public final class JobWorker: Service, Sendable {
             group.cancelAll()
         }
         logger.info("job worker stopped")
+    }
+
+    /// Every third of a lease, pushes the leases of the running jobs one lease ahead; ends on cancellation.
+    private func renewLeases(of running: RunningJobs) async {
+        let interval = configuration.lease / 3
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard !Task.isCancelled else { return }
+            let ids = running.all.map(\.id)
+            do {
+                try await sessions.store.extendLeases(of: ids, until: sessions.clock.now + configuration.lease)
+            } catch {
+                logger.warning("could not renew job leases", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     private func claim(limit: Int) async throws -> [Job] {
@@ -205,6 +222,13 @@ private final class RunningJobs: Sendable {
 
     var count: Int { jobs.withLock { $0.count } }
     var all: [Job] { jobs.withLock { Array($0.values) } }
-    func insert(_ job: Job) { jobs.withLock { $0[job.id] = job } }
+    /// Adds `job`; `false` when it is running already.
+    func insert(_ job: Job) -> Bool {
+        jobs.withLock { jobs in
+            guard jobs[job.id] == nil else { return false }
+            jobs[job.id] = job
+            return true
+        }
+    }
     func remove(_ job: Job) { _ = jobs.withLock { $0.removeValue(forKey: job.id) } }
 }

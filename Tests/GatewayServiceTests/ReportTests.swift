@@ -16,7 +16,7 @@ struct ReportTests {
     func scriptedDay() async throws {
         try await withSimulator { _, url in
             let gateway = await TestGateway(
-                store: InMemoryStore(), simulatorURL: url, notifier: DeliveringNotifier(),
+                store: try await ProvisioningTests.sqliteStore(), simulatorURL: url, notifier: DeliveringNotifier(),
                 providers: { clock in
                     // A provider nobody answers for: its rooms fail after the retries.
                     ["daily": DailyProvider(
