@@ -27,6 +27,6 @@ grep -E "^(✔|✘) Suite|✘ Test|recorded an issue" reports/swift-test.log || 
 grep -E "Test run with" reports/swift-test.log || true
 if [ "$status" -ne 0 ]; then echo "swift test failed (full log: reports/swift-test.log)"; exit "$status"; fi
 
-echo "== contracts, end to end, browser"
+echo "== contracts, end to end, security, browser"
 export PACT_DO_NOT_TRACK=true PATH="$PWD/.venv-tools/bin:$PATH"
-.venv-tools/bin/pytest -q tests/contracts tests/e2e tests/browser
+.venv-tools/bin/pytest -q tests/contracts tests/e2e tests/security tests/browser
