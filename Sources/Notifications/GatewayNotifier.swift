@@ -104,6 +104,10 @@ public struct GatewayNotifier: Notifier {
         }
         let citizen = context.session.booking.citizen
         guard let address = citizen.email else { throw NotificationError.missingContact("the citizen has no e-mail") }
+        // Checked again here for records stored before the rule: nothing else may reach `RCPT TO`.
+        guard EmailAddressRule.isValid(address) else {
+            throw NotificationError.permanent("the citizen's e-mail address is not an accepted address")
+        }
         let rendered = MailTemplates.render(kind, context)
         let message = MailMessage(
             from: from, to: MailAddress(address: address, name: citizen.name), subject: rendered.subject,

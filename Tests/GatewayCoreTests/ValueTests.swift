@@ -14,6 +14,20 @@ struct ValueTests {
         #expect((BookingID(raw) != nil) == valid)
     }
 
+    @Test("E-mail addresses are a strict RFC 5321 subset", arguments: [
+        ("maria@example.pt", true), ("maria.joao+video@seg-social.example.pt", true), ("o'neil@example.ie", true),
+        ("maria@example.pt>,<postmaster", false), ("maria%evil.example@relay.example", false),
+        ("\"maria\"@example.pt", false), ("maria joao@example.pt", false), ("maria@example", false),
+        ("maria@-example.pt", false), ("maria@example..pt", false), (".maria@example.pt", false),
+        ("maria..joao@example.pt", false), ("maria@[127.0.0.1]", false), ("maria(x)@example.pt", false),
+        ("maria;x@example.pt", false), ("maria\\x@example.pt", false), ("maria@exa_mple.pt", false),
+        ("maría@example.pt", false), ("maria@example.pt\r\nRCPT TO:<x@evil.example>", false),
+        (String(repeating: "a", count: 65) + "@example.pt", false), ("@example.pt", false), ("maria@", false),
+    ])
+    func emailAddresses(_ raw: String, _ valid: Bool) {
+        #expect(EmailAddressRule.isValid(raw) == valid)
+    }
+
     @Test("A validation code has six digits and is kept only as a salted hash")
     func accessCode() {
         let code = AccessCode.make()
