@@ -51,7 +51,12 @@ public struct GatewayConfiguration: Sendable {
     public var smtpStartTLS: Bool
     public var contactCenterWebhookURL: String?
     public var schedulerCallbackURL: String?
-    public var webhookSigningSecret: String?
+    /// The HMAC secrets of the two receivers' signed events: one each, so that neither receiver can
+    /// forge the other's.
+    public var contactCenterWebhookSecret: String?
+    public var schedulerCallbackSecret: String?
+    /// Set only to refuse the start: the one shared secret was replaced by the two above.
+    var replacedWebhookSigningSecretIsSet: Bool
     /// The help line shown in citizens' e-mails and pages.
     public var helpPhone: String
     /// A JWKS file with the identity provider's public keys for attendant tokens (RS256, ES256…).
@@ -100,7 +105,9 @@ public struct GatewayConfiguration: Sendable {
         smtpStartTLS = reader.bool(forKey: "smtp.starttls", default: false)
         contactCenterWebhookURL = reader.string(forKey: "contact.center.webhook.url")
         schedulerCallbackURL = reader.string(forKey: "scheduler.callback.url")
-        webhookSigningSecret = reader.string(forKey: "webhook.signing.secret", isSecret: true)
+        contactCenterWebhookSecret = reader.string(forKey: "contact.center.webhook.secret", isSecret: true)
+        schedulerCallbackSecret = reader.string(forKey: "scheduler.callback.secret", isSecret: true)
+        replacedWebhookSigningSecretIsSet = reader.string(forKey: "webhook.signing.secret", isSecret: true) != nil
         helpPhone = reader.string(forKey: "help.phone", default: "300 502 502")
         outboxKey = reader.string(forKey: "outbox.key", isSecret: true)
         attendantJWKSFile = reader.string(forKey: "attendant.jwks.file")
@@ -172,9 +179,7 @@ public struct GatewayConfiguration: Sendable {
             errors.append("OUTBOX_KEY must be the base64 of 32 bytes")
         }
         if smtpURL != nil && smtpFrom == nil { errors.append("SMTP_FROM must be set with SMTP_URL") }
-        if (contactCenterWebhookURL != nil || schedulerCallbackURL != nil) && webhookSigningSecret == nil {
-            errors.append("WEBHOOK_SIGNING_SECRET must be set with CONTACT_CENTER_WEBHOOK_URL or SCHEDULER_CALLBACK_URL")
-        }
+        errors += callbackSecretErrors()
         for (name, value) in [("SMTP_URL", smtpURL), ("CONTACT_CENTER_WEBHOOK_URL", contactCenterWebhookURL), ("SCHEDULER_CALLBACK_URL", schedulerCallbackURL)] {
             if let value, URL(string: value)?.scheme == nil { errors.append("\(name) must be an absolute URL") }
         }
@@ -189,5 +194,31 @@ public struct GatewayConfiguration: Sendable {
 
     public var resolvedPublicBaseURL: String {
         publicBaseURL ?? "http://\(httpHost):\(httpPort)"
+    }
+}
+
+extension GatewayConfiguration {
+    /// Each receiver of signed events needs its own secret, at least 32 bytes, different from the other's.
+    func callbackSecretErrors() -> [String] {
+        var errors: [String] = []
+        if replacedWebhookSigningSecretIsSet {
+            errors.append(
+                "WEBHOOK_SIGNING_SECRET is no longer read: set SCHEDULER_CALLBACK_SECRET and CONTACT_CENTER_WEBHOOK_SECRET (one secret per receiver) and remove it"
+            )
+        }
+        let receivers = [
+            ("CONTACT_CENTER_WEBHOOK_URL", contactCenterWebhookURL, "CONTACT_CENTER_WEBHOOK_SECRET", contactCenterWebhookSecret),
+            ("SCHEDULER_CALLBACK_URL", schedulerCallbackURL, "SCHEDULER_CALLBACK_SECRET", schedulerCallbackSecret),
+        ]
+        for (urlKey, url, secretKey, secret) in receivers {
+            if url != nil && secret == nil { errors.append("\(secretKey) must be set with \(urlKey)") }
+            if let secret, secret.utf8.count < 32 { errors.append("\(secretKey) must be at least 32 bytes long") }
+        }
+        if let contactCenterWebhookSecret, let schedulerCallbackSecret,
+            SecureToken.constantTimeEquals(contactCenterWebhookSecret, schedulerCallbackSecret)
+        {
+            errors.append("CONTACT_CENTER_WEBHOOK_SECRET and SCHEDULER_CALLBACK_SECRET must differ")
+        }
+        return errors
     }
 }

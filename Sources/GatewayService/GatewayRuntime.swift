@@ -149,8 +149,11 @@ public final class GatewayRuntime: Sendable {
         } else {
             logger.warning("SMTP_URL is not set: invitations and e-mail fallbacks will be recorded as not sent")
         }
-        if let secret = configuration.webhookSigningSecret {
-            channels.webhooks = SignedWebhookSender(transport: transport, secret: secret, clock: clock)
+        if let secret = configuration.contactCenterWebhookSecret {
+            channels.contactCenterWebhooks = SignedWebhookSender(transport: transport, secret: secret, clock: clock)
+        }
+        if let secret = configuration.schedulerCallbackSecret {
+            channels.schedulerWebhooks = SignedWebhookSender(transport: transport, secret: secret, clock: clock)
         }
         channels.contactCenterURL = configuration.contactCenterWebhookURL.flatMap(URL.init(string:))
         channels.schedulerCallbackURL = configuration.schedulerCallbackURL.flatMap(URL.init(string:))

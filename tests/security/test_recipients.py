@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import Gateway, notification_env, request
+from security_support import Gateway, notification_env, request, smtp_sink, webhook_receiver  # noqa: F401 (fixtures)
 
 
 def iso(seconds_from_now):

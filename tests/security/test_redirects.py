@@ -3,7 +3,7 @@ host must not get the credential or the signed event repeated there."""
 import datetime
 import time
 
-from conftest import Gateway, WEBHOOK_SECRET_FOR_RECEIVERS, request
+from security_support import Gateway, WEBHOOK_SECRET_FOR_RECEIVERS, recorder_factory, request  # noqa: F401 (fixtures)
 
 
 def iso(seconds_from_now):

@@ -1,5 +1,7 @@
-"""The security suite: attacks against the real binary on loopback, with the end-to-end helpers of
-tests/e2e/conftest.py (the Gateway runner, the SMTP sink and the webhook receiver)."""
+"""Helpers and fixtures of the security suite: the end-to-end helpers of tests/e2e/conftest.py (the Gateway
+runner, the SMTP sink and the webhook receiver) under a module name of their own, and a recording
+loopback HTTP server. Test modules import them from here; the suite has no conftest.py, because
+the end-to-end tests import theirs as `conftest` and a second one would shadow it."""
 import importlib.util
 import json
 import pathlib
@@ -86,4 +88,8 @@ def json_answer(status, body):
 
 
 # The callback-signing settings of a gateway whose receivers are the tests' own servers.
-WEBHOOK_SECRET_FOR_RECEIVERS = {"WEBHOOK_SIGNING_SECRET": e2e_support.WEBHOOK_SECRET}
+WEBHOOK_SECRET_FOR_RECEIVERS = {
+    "CONTACT_CENTER_WEBHOOK_SECRET": e2e_support.RECEIVER_SECRETS["/contact-centre"],
+    "SCHEDULER_CALLBACK_SECRET": e2e_support.RECEIVER_SECRETS["/scheduler"],
+}
+BINARY = e2e_support.BINARY
