@@ -33,9 +33,11 @@ public enum GatewayCommands {
         return applied
     }
 
-    /// `gateway token attendant`: an HS256 token signed with `ATTENDANT_JWT_SECRET` (or the generated one).
+    /// `gateway token attendant`: an HS256 token signed with `ATTENDANT_JWT_SECRET` (or the generated one),
+    /// naming `audience` and `issuer` (by default `ATTENDANT_JWT_AUDIENCE` and `ATTENDANT_JWT_ISSUER`).
     public static func attendantToken(
-        arguments: [String], id: String, name: String?, services: [String], roles: [String], validFor: Duration
+        arguments: [String], id: String, name: String?, services: [String], roles: [String], validFor: Duration,
+        audience: String? = nil, issuer: String? = nil
     ) async throws -> String {
         var configuration = GatewayConfiguration.fromEnvironment(arguments: arguments)
         if configuration.attendantJWTSecret == nil, let directory = configuration.dataDirectory {
@@ -44,8 +46,13 @@ public enum GatewayCommands {
         guard let secret = configuration.attendantJWTSecret else {
             throw GatewayStartupError("ATTENDANT_JWT_SECRET is not set")
         }
+        guard validFor <= configuration.attendantTokenMaxLifetime else {
+            throw GatewayStartupError(
+                "the token would outlive ATTENDANT_TOKEN_MAX_LIFETIME_SECONDS (\(configuration.attendantTokenMaxLifetime.components.seconds) s)")
+        }
         let claims = AttendantClaims(
-            id: id, name: name, services: services, roles: roles, issuedAt: Date(), validFor: validFor)
+            id: id, name: name, services: services, roles: roles, issuedAt: Date(), validFor: validFor,
+            audience: audience ?? configuration.attendantJWTAudience, issuer: issuer ?? configuration.attendantJWTIssuer)
         return try await AttendantTokenMinter.token(for: claims, secret: secret)
     }
 
@@ -67,7 +74,8 @@ public enum GatewayCommands {
         let token = try await AttendantTokenMinter.token(
             for: AttendantClaims(
                 id: "attendant-1", name: "Local attendant", services: ["*"], roles: ["attendant", "supervisor"],
-                issuedAt: Date(), validFor: .seconds(12 * 3600)),
+                issuedAt: Date(), validFor: min(.seconds(12 * 3600), configuration.attendantTokenMaxLifetime),
+                audience: configuration.attendantJWTAudience, issuer: configuration.attendantJWTIssuer),
             secret: configuration.attendantJWTSecret ?? generated.attendantJWTSecret)
         let base = configuration.resolvedPublicBaseURL
         return """

@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import GatewayCore
+import GatewayHTTP
 
 /// The gateway's settings, read from environment variables or the same keys as command-line options
 /// (`HTTP_PORT` or `--http-port`), with the defaults of DESIGN §3.
@@ -61,8 +62,12 @@ public struct GatewayConfiguration: Sendable {
     public var helpPhone: String
     /// A JWKS file with the identity provider's public keys for attendant tokens (RS256, ES256…).
     public var attendantJWKSFile: String?
-    /// When set, attendant tokens must name this audience.
+    /// When set, attendant tokens must name this audience (and may name no other when not set).
     public var attendantJWTAudience: String?
+    /// When set, attendant tokens must carry this `iss`. Audience and issuer are required with a JWKS.
+    public var attendantJWTIssuer: String?
+    /// The longest lifetime (`exp − iat`) of an attendant token.
+    public var attendantTokenMaxLifetime: Duration
     /// The interval of SSE heartbeat comments.
     public var sseHeartbeat: Duration
     /// Lobby code attempts allowed per minute from one address, and for one link.
@@ -119,6 +124,11 @@ public struct GatewayConfiguration: Sendable {
         bbbWebhookCallbackURL = reader.string(forKey: "bbb.webhook.callback.url")
         graphClientState = reader.string(forKey: "graph.client.state", isSecret: true)
         attendantJWTAudience = reader.string(forKey: "attendant.jwt.audience")
+        attendantJWTIssuer = reader.string(forKey: "attendant.jwt.issuer")
+        attendantTokenMaxLifetime = .seconds(
+            reader.int(
+                forKey: "attendant.token.max.lifetime.seconds",
+                default: Int(AttendantTokenRules.defaultMaximumLifetime.components.seconds)))
         sseHeartbeat = .seconds(max(1, reader.int(forKey: "sse.heartbeat.seconds", default: 15)))
         lobbyAttemptsPerAddress = max(1, reader.int(forKey: "lobby.attempts.per.address", default: 30))
         lobbyAttemptsPerLink = max(1, reader.int(forKey: "lobby.attempts.per.link", default: 10))
@@ -180,6 +190,12 @@ public struct GatewayConfiguration: Sendable {
         }
         if smtpURL != nil && smtpFrom == nil { errors.append("SMTP_FROM must be set with SMTP_URL") }
         errors += callbackSecretErrors()
+        if attendantJWKSFile != nil && (attendantJWTAudience == nil || attendantJWTIssuer == nil) {
+            errors.append("ATTENDANT_JWT_AUDIENCE and ATTENDANT_JWT_ISSUER must be set with ATTENDANT_JWKS_FILE")
+        }
+        if attendantTokenMaxLifetime < .seconds(60) {
+            errors.append("ATTENDANT_TOKEN_MAX_LIFETIME_SECONDS must be at least 60")
+        }
         for (name, value) in [("SMTP_URL", smtpURL), ("CONTACT_CENTER_WEBHOOK_URL", contactCenterWebhookURL), ("SCHEDULER_CALLBACK_URL", schedulerCallbackURL)] {
             if let value, URL(string: value)?.scheme == nil { errors.append("\(name) must be an absolute URL") }
         }
@@ -220,5 +236,13 @@ extension GatewayConfiguration {
             errors.append("CONTACT_CENTER_WEBHOOK_SECRET and SCHEDULER_CALLBACK_SECRET must differ")
         }
         return errors
+    }
+}
+
+extension GatewayConfiguration {
+    /// What attendant tokens must carry besides their signature.
+    public var attendantTokenRules: AttendantTokenRules {
+        AttendantTokenRules(
+            audience: attendantJWTAudience, issuer: attendantJWTIssuer, maximumLifetime: attendantTokenMaxLifetime)
     }
 }

@@ -98,7 +98,7 @@ public final class GatewayRuntime: Sendable {
 
         let jwks = try configuration.attendantJWKSFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
         let verifier = try await AttendantTokenVerifier(
-            secret: configuration.attendantJWTSecret, jwksJSON: jwks, audience: configuration.attendantJWTAudience)
+            secret: configuration.attendantJWTSecret, jwksJSON: jwks, rules: configuration.attendantTokenRules)
         let router = buildGatewayRouter(
             GatewayHTTPDependencies(
                 sessions: sessions, publicBaseURL: configuration.resolvedPublicBaseURL,

@@ -426,6 +426,9 @@ def gateway(tmp_path_factory, private_binary):
         "TEST_PROVIDER_STATES": "true",
         "SCHEDULER_API_KEYS": SCHEDULER_KEY,
         "ATTENDANT_JWT_SECRET": ATTENDANT_SECRET,
+        # The contract's attendant tokens are fixed in the pact files, so they are issued for decades:
+        # only this contract gateway raises the lifetime cap (12 h by default) to let them through.
+        "ATTENDANT_TOKEN_MAX_LIFETIME_SECONDS": "2600000000",
         "LOG_LEVEL": "warning",
     })
     for name in ("SMTP_URL", "SMTP_FROM", "CONTACT_CENTER_WEBHOOK_URL", "SCHEDULER_CALLBACK_URL", "DEFAULT_PROVIDER",
