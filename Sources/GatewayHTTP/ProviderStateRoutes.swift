@@ -83,10 +83,10 @@ struct ProviderStateRoutes: Sendable {
                 name: "Maria Sousa", email: "maria@example.pt",
                 phone: seed.withoutPhone == true ? nil : seed.phone ?? "+351912345678"),
             notifyCitizen: false)
-        var access = AccessCredentials.issue().0
+        var access = AccessCredentials.issue(using: sessions.codeHasher).0
         if let token = seed.joinToken { access.joinToken = token }
         if let token = seed.cancelToken { access.cancelToken = token }
-        if let code = seed.code { access.codeHash = AccessCodeHash(hashing: code) }
+        if let code = seed.code { access.codeHash = sessions.codeHasher.hash(code) }
         access.lockedUntil = seed.lockedUntil.flatMap(RFC3339.date(from:))
         var session = Session(bookingID: bookingID, booking: booking, access: access, createdAt: now)
         session.state = seed.state.flatMap(SessionState.init(rawValue:)) ?? .scheduled

@@ -40,6 +40,8 @@ public struct SessionService: Sendable {
     public let providers: ProviderRegistry
     /// Seals the validation code into the invitation job until the e-mail is sent.
     public let sealer: PayloadSealer
+    /// Hashes validation codes with a key derived from the sealer's, which the database never holds.
+    public let codeHasher: AccessCodeHasher
     /// Live events for the SSE streams of citizens and attendants.
     public let liveEvents: LiveEventBus
     private let onJobsEnqueued: @Sendable () -> Void
@@ -54,6 +56,7 @@ public struct SessionService: Sendable {
         self.machine = machine
         self.providers = providers
         self.sealer = sealer
+        codeHasher = AccessCodeHasher(key: sealer.derivedKey(for: "validation-code-hash"))
         self.liveEvents = liveEvents
         self.onJobsEnqueued = onJobsEnqueued
     }
@@ -77,17 +80,17 @@ public struct SessionService: Sendable {
                 do {
                     var companionCodes: [String: String] = [:]
                     let session = try await apply(.bookingUpdated(booking), to: stored, by: .scheduler) { session in
-                        companionCodes = session.issueCompanionAccess()
+                        companionCodes = session.issueCompanionAccess(using: codeHasher)
                     }
                     return .updated(session, companionCodes: companionCodes)
                 } catch StoreError.versionConflict {
                     continue
                 }
             }
-            let (credentials, code) = AccessCredentials.issue()
+            let (credentials, code) = AccessCredentials.issue(using: codeHasher)
             let now = clock.now
             var transition = machine.create(bookingID: bookingID, booking: booking, access: credentials, at: now)
-            let companionCodes = transition.session.issueCompanionAccess()
+            let companionCodes = transition.session.issueCompanionAccess(using: codeHasher)
             let audit = AuditRecord(
                 bookingID: bookingID, at: now, actor: .scheduler, event: "created", fromState: nil,
                 toState: transition.session.state)
@@ -124,7 +127,7 @@ public struct SessionService: Sendable {
             }
             let code = AccessCode.make()
             var session = stored.session
-            session.access.codeHash = AccessCodeHash(hashing: code)
+            session.access.codeHash = codeHasher.hash(code)
             session.access.failedAttempts = 0
             session.access.lockedUntil = nil
             session.updatedAt = clock.now

@@ -28,15 +28,20 @@ struct ValueTests {
         #expect(EmailAddressRule.isValid(raw) == valid)
     }
 
-    @Test("A validation code has six digits and is kept only as a salted hash")
+    @Test("A validation code has six digits and is kept only as a keyed hash (HMAC with a server key)")
     func accessCode() {
         let code = AccessCode.make()
         #expect(code.count == 6 && code.allSatisfy(\.isNumber))
-        let hash = AccessCodeHash(hashing: code)
-        #expect(hash.matches(code))
-        #expect(!hash.matches(code == "000000" ? "000001" : "000000"))
+        let hasher = AccessCodeHasher.random()
+        let hash = hasher.hash(code)
+        #expect(hasher.matches(code, hash))
+        #expect(!hasher.matches(code == "000000" ? "000001" : "000000", hash))
         #expect(!hash.hash.contains(code))
-        #expect(AccessCodeHash(hashing: code).salt != hash.salt)
+        #expect(hasher.hash(code).salt != hash.salt)
+        #expect(hash.scheme == "hmac-sha256")
+        // Without the server key, every one of the 10^6 codes is searched in vain.
+        #expect(!AccessCodeHasher.random().matches(code, hash))
+        #expect(hasher.hash(code).generationMark != hash.generationMark)
     }
 
     @Test("Tokens carry at least 128 random bits")

@@ -45,7 +45,7 @@ struct ProviderStateTests {
             #expect(reply.status == .ok)
             #expect(clock.now == RFC3339.date(from: "2026-12-01T09:50:00Z"))
             let session = try #require(try await gateway.store.session(for: BookingID("B-1")!)?.session)
-            #expect(session.state == .waiting && session.access.codeHash.matches("123456"))
+            #expect(session.state == .waiting && gateway.sessions.codeHasher.matches("123456", session.access.codeHash))
         }
         let exposed = GatewayConfiguration(
             reader: ConfigReader(provider: InMemoryProvider(values: ["test.provider.states": true, "http.host": "0.0.0.0"])))

@@ -37,7 +37,7 @@ enum Fixture {
             booking: Booking(
                 service: service, startsAt: startsAt, endsAt: startsAt + .seconds(1800), provider: "simulator",
                 citizen: Citizen(name: "Maria Sousa", email: "maria@example.pt")),
-            access: AccessCredentials.issue().0, createdAt: now)
+            access: AccessCredentials.issue(using: .random()).0, createdAt: now)
     }
 
     static func job(_ id: String, _ kind: JobKind, generation: Int = 1, dueAt: Date = now) -> JobRequest {

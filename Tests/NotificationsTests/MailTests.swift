@@ -18,7 +18,7 @@ enum Sample {
                 citizen: Citizen(name: name, email: "maria@example.pt", phone: "+351912345678", locale: locale)),
             access: AccessCredentials(
                 joinToken: "join-token-0123456789", cancelToken: "cancel-token-0123456789",
-                codeHash: AccessCodeHash(hashing: "123456")),
+                codeHash: AccessCodeHasher.random().hash("123456")),
             createdAt: start - .seconds(86400))
     }
 
