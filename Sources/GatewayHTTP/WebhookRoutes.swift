@@ -17,6 +17,9 @@ public struct WebhookSecrets: Sendable {
     public var graphClientState: String?
     /// How old a signed event may be.
     public var tolerance: TimeInterval = 300
+    /// How long a receipt is kept to recognise a redelivery: the replay window on both sides of now
+    /// (a timestamp may be up to `tolerance` ahead); older events are refused as stale anyway.
+    public var receiptRetention: TimeInterval { 2 * tolerance }
 
     public init(
         daily: String? = nil, zoom: String? = nil,
@@ -51,11 +54,12 @@ struct WebhookRoutes: Sendable {
         case other(String)
     }
 
+    /// A verified event: its id (for deduplication), what it means, and the provider's room id it
+    /// names (Daily's room name, Zoom's meeting id, BigBlueButton's external meeting id), if any.
     struct Event {
         let id: String
         let meaning: Meaning
         let roomID: String?
-        let bookingID: BookingID?
     }
 
     @Sendable func receive(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -93,18 +97,31 @@ struct WebhookRoutes: Sendable {
         default:
             throw Self.unknownProvider
         }
-        let isNew = try await sessions.store.recordWebhookReceipt(provider: provider, eventID: event.id, at: sessions.clock.now)
-        if isNew { try await act(on: event, from: provider, context: context) }
+        // An event that names no room of this provider is answered and forgotten: nothing is stored.
+        guard let session = try await session(named: event, by: provider) else {
+            context.logger.info("webhook for no known session", metadata: ["provider": "\(provider)"])
+            return try JSONResponse.make(["received": true])
+        }
+        let now = sessions.clock.now
+        let isNew = try await sessions.store.recordWebhookReceipt(
+            provider: provider, eventID: event.id, at: now, forgettingBefore: now - secrets.receiptRetention)
+        if isNew { try await act(on: event, for: session, from: provider, context: context) }
         return try JSONResponse.make(["received": true])
     }
 
-    private func act(on event: Event, from provider: String, context: GatewayRequestContext) async throws {
-        var stored = try await event.roomID.asyncFlatMap { try await sessions.store.session(providerRoomID: $0) }
-        if stored == nil, let bookingID = event.bookingID { stored = try await sessions.store.session(for: bookingID) }
-        guard let session = stored?.session else {
-            context.logger.info("webhook for no known session", metadata: ["provider": "\(provider)"])
-            return
-        }
+    /// The session whose room the event names, only when that session is on this provider: the room id
+    /// is the only key (never a topic or other free text), and another provider's session is never touched.
+    private func session(named event: Event, by provider: String) async throws -> Session? {
+        guard let roomID = event.roomID, !roomID.isEmpty,
+            let session = try await sessions.store.session(providerRoomID: roomID)?.session,
+            session.booking.provider == provider, session.room.providerRoomID == roomID
+        else { return nil }
+        return session
+    }
+
+    private func act(on event: Event, for session: Session, from provider: String, context: GatewayRequestContext)
+        async throws
+    {
         context.logger.info(
             "webhook", metadata: ["provider": "\(provider)", "booking.id": "\(session.bookingID)", "event": "\(event.meaning)"])
         if event.meaning == .recordingStarted {
@@ -161,13 +178,6 @@ struct WebhookRoutes: Sendable {
     static let unreadable = Problem(.badRequest, code: "invalid_event", title: "The event could not be read")
 }
 
-extension Optional {
-    func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
-    }
-}
-
 /// Daily's envelope: `{version, type, id, payload, event_ts}`.
 enum DailyWebhook {
     struct Envelope: Decodable {
@@ -190,7 +200,7 @@ enum DailyWebhook {
         case "meeting.ended": meaning = .meetingEnded
         default: meaning = .other(envelope.type)
         }
-        return .init(id: envelope.id, meaning: meaning, roomID: envelope.payload?.room ?? envelope.payload?.room_name, bookingID: nil)
+        return .init(id: envelope.id, meaning: meaning, roomID: envelope.payload?.room ?? envelope.payload?.room_name)
     }
 }
 
@@ -233,10 +243,9 @@ enum ZoomWebhook {
         case "meeting.ended": meaning = .meetingEnded
         default: meaning = .other(envelope.event)
         }
-        let topicBooking = envelope.payload?.object?.topic?.split(separator: " ").last.flatMap { BookingID(String($0)) }
         return .init(
             id: "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined(), meaning: meaning,
-            roomID: envelope.payload?.object?.id?.value, bookingID: topicBooking)
+            roomID: envelope.payload?.object?.id?.value)
     }
 }
 
@@ -277,7 +286,7 @@ enum BigBlueButtonWebhook {
         }
         return .init(
             id: "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined(), meaning: meaning,
-            roomID: nil, bookingID: item.data.attributes?.meeting?.externalMeetingID.flatMap(BookingID.init))
+            roomID: item.data.attributes?.meeting?.externalMeetingID)
     }
 }
 
@@ -316,6 +325,6 @@ enum GraphWebhook {
         }
         return .init(
             id: "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined(), meaning: meaning,
-            roomID: nil, bookingID: nil)
+            roomID: nil)
     }
 }

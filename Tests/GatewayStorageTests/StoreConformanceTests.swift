@@ -102,6 +102,23 @@ struct StoreConformanceTests {
         #expect(try await store.auditTrail(for: session.bookingID) == records)
     }
 
+    @Test("A webhook receipt is recognised inside the replay window and forgotten after it", arguments: StoreKind.allCases)
+    func webhookReceipts(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let window: TimeInterval = 600
+        func record(_ id: String, at date: Date) async throws -> Bool {
+            try await store.recordWebhookReceipt(
+                provider: "daily", eventID: id, at: date, forgettingBefore: date.addingTimeInterval(-window))
+        }
+        #expect(try await record("evt-1", at: Fixture.now))
+        #expect(try await !record("evt-1", at: Fixture.now.addingTimeInterval(window - 1)))
+        #expect(try await store.recordWebhookReceipt(
+            provider: "zoom", eventID: "evt-1", at: Fixture.now, forgettingBefore: Fixture.now.addingTimeInterval(-window)))
+        // Past the window the receipt is gone (a replay that old is refused as stale before it gets here).
+        #expect(try await record("evt-2", at: Fixture.now.addingTimeInterval(window + 1)))
+        #expect(try await record("evt-1", at: Fixture.now.addingTimeInterval(window + 2)))
+    }
+
     @Test("The list filters by time, service and state and pages with a cursor", arguments: StoreKind.allCases)
     func listing(_ kind: StoreKind) async throws {
         let store = try await kind.make()
