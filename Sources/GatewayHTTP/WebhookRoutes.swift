@@ -10,7 +10,7 @@ public struct WebhookSecrets: Sendable {
     public var daily: String?
     /// Zoom's secret token.
     public var zoom: String?
-    /// BigBlueButton's shared secret, the checksum algorithm (`sha1`, `sha256`, `sha512`) and the
+    /// BigBlueButton's shared secret, the checksum algorithm (`sha1`, `sha256`, `sha384`, `sha512`) and the
     /// callback URL the hooks were registered with.
     public var bigBlueButton: (secret: String, algorithm: String, callbackURL: String)?
     /// The `clientState` of the gateway's Microsoft Graph subscriptions.
@@ -156,9 +156,11 @@ struct WebhookRoutes: Sendable {
         let message = Data(bbb.callbackURL.utf8) + raw + Data(bbb.secret.utf8)
         let expected: String
         switch bbb.algorithm {
+        case "sha1": expected = Insecure.SHA1.hash(data: message).map { String(format: "%02x", $0) }.joined()
         case "sha256": expected = SHA256.hash(data: message).map { String(format: "%02x", $0) }.joined()
+        case "sha384": expected = SHA384.hash(data: message).map { String(format: "%02x", $0) }.joined()
         case "sha512": expected = SHA512.hash(data: message).map { String(format: "%02x", $0) }.joined()
-        default: expected = Insecure.SHA1.hash(data: message).map { String(format: "%02x", $0) }.joined()
+        default: throw Self.invalidSignature  // refused at start; never a silent fallback
         }
         guard SecureToken.constantTimeEquals(expected, String(checksum)) else { throw Self.invalidSignature }
     }

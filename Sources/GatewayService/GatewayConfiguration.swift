@@ -2,6 +2,8 @@ import Configuration
 import Foundation
 import GatewayCore
 import GatewayHTTP
+import Logging
+import MeetingProviders
 
 /// The gateway's settings, read from environment variables or the same keys as command-line options
 /// (`HTTP_PORT` or `--http-port`), with the defaults of DESIGN §3.
@@ -15,6 +17,8 @@ public struct GatewayConfiguration: Sendable {
     public var attendantJWTSecret: String?
     public var defaultProvider: String
     public var policy: SessionPolicy
+    /// `FALLBACK_CHANNELS` as written, to refuse a name that is not a channel.
+    var fallbackChannelNames: [String]
     /// Whether the built-in provider simulator runs (it does by default).
     public var simulatorEnabled: Bool
     /// 0: any free loopback port.
@@ -97,8 +101,9 @@ public struct GatewayConfiguration: Sendable {
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         attendantJWTSecret = reader.string(forKey: "attendant.jwt.secret", isSecret: true)
         defaultProvider = reader.string(forKey: "default.provider", default: "simulator")
-        let channels = reader.string(forKey: "fallback.channels", default: "phone,email")
-            .split(separator: ",").compactMap { FallbackChannel(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        fallbackChannelNames = reader.string(forKey: "fallback.channels", default: "phone,email")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let channels = fallbackChannelNames.compactMap(FallbackChannel.init(rawValue:))
         policy = SessionPolicy(
             joinWindowOpensBefore: .seconds(reader.int(forKey: "join.window.opens.before.seconds", default: 1800)),
             lateGrace: .seconds(reader.int(forKey: "late.grace.seconds", default: 300)),
@@ -190,6 +195,7 @@ public struct GatewayConfiguration: Sendable {
         }
         if smtpURL != nil && smtpFrom == nil { errors.append("SMTP_FROM must be set with SMTP_URL") }
         errors += callbackSecretErrors()
+        errors += fixedValueErrors()
         if attendantJWKSFile != nil && (attendantJWTAudience == nil || attendantJWTIssuer == nil) {
             errors.append("ATTENDANT_JWT_AUDIENCE and ATTENDANT_JWT_ISSUER must be set with ATTENDANT_JWKS_FILE")
         }
@@ -244,5 +250,23 @@ extension GatewayConfiguration {
     public var attendantTokenRules: AttendantTokenRules {
         AttendantTokenRules(
             audience: attendantJWTAudience, issuer: attendantJWTIssuer, maximumLifetime: attendantTokenMaxLifetime)
+    }
+}
+
+extension GatewayConfiguration {
+    /// Settings with a fixed set of values: anything else stops the start, naming the key and the values.
+    func fixedValueErrors() -> [String] {
+        var errors: [String] = []
+        func check(_ key: String, _ value: String, _ allowed: [String]) {
+            if !allowed.contains(value) { errors.append("\(key) must be one of \(allowed.joined(separator: ", "))") }
+        }
+        let checksums = BigBlueButtonProvider.ChecksumAlgorithm.allCases.map(\.rawValue)
+        check("BBB_WEBHOOK_CHECKSUM", bbbWebhookChecksum, checksums)
+        check("DEFAULT_PROVIDER", defaultProvider, ProviderRegistry.knownNames.sorted())
+        check("LOG_LEVEL", logLevel, Logger.Level.allCases.map(\.rawValue))
+        for name in fallbackChannelNames {
+            check("FALLBACK_CHANNELS", name, FallbackChannel.allCases.map(\.rawValue))
+        }
+        return errors
     }
 }
