@@ -87,6 +87,8 @@ public struct GatewayConfiguration: Sendable {
     public var graphClientState: String?
     /// Contract tests only: enables `POST /_test/provider-states` (loopback addresses only).
     public var testProviderStates: Bool
+    /// The secret `POST /_test/provider-states` requires in `Test-Provider-States-Secret` (at least 32 bytes).
+    public var testProviderStatesSecret: String?
     /// Seals invitation codes in the outbox (base64, 32 bytes).
     public var outboxKey: String?
     /// How long a claimed job stays with its worker before another may take it over.
@@ -122,6 +124,7 @@ public struct GatewayConfiguration: Sendable {
         outboxKey = reader.string(forKey: "outbox.key", isSecret: true)
         attendantJWKSFile = reader.string(forKey: "attendant.jwks.file")
         testProviderStates = reader.bool(forKey: "test.provider.states", default: false)
+        testProviderStatesSecret = reader.string(forKey: "test.provider.states.secret", isSecret: true)
         dailyWebhookSecret = reader.string(forKey: "daily.webhook.secret", isSecret: true)
         zoomWebhookSecret = reader.string(forKey: "zoom.webhook.secret", isSecret: true)
         bbbSecret = reader.string(forKey: "bbb.secret", isSecret: true)
@@ -207,6 +210,9 @@ public struct GatewayConfiguration: Sendable {
         }
         if testProviderStates && !["127.0.0.1", "::1", "localhost"].contains(httpHost) {
             errors.append("TEST_PROVIDER_STATES needs HTTP_HOST on loopback (127.0.0.1, ::1 or localhost)")
+        }
+        if testProviderStates && (testProviderStatesSecret?.utf8.count ?? 0) < 32 {
+            errors.append("TEST_PROVIDER_STATES needs TEST_PROVIDER_STATES_SECRET of at least 32 bytes")
         }
         errors += providerSettingErrors()
         if !(1...65535).contains(httpPort) { errors.append("HTTP_PORT must be between 1 and 65535") }

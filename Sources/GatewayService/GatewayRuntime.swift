@@ -107,7 +107,8 @@ public final class GatewayRuntime: Sendable {
                 heartbeat: configuration.sseHeartbeat,
                 lobbyLimits: .init(
                     perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink),
-                providerStatesClock: freezableClock, webhookSecrets: webhookSecrets(configuration)))
+                providerStatesClock: freezableClock, providerStatesSecret: configuration.testProviderStatesSecret,
+                webhookSecrets: webhookSecrets(configuration)))
         services.append(
             Application(
                 router: router,

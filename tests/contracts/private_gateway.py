@@ -10,6 +10,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILD = ROOT / ".build" / "debug"
 BUNDLE = "video-session-gateway_GatewayHTTP.resources"
+# POST /_test/provider-states answers only with this secret in its header (TEST_PROVIDER_STATES_SECRET).
+PROVIDER_STATES_SECRET = "contract-tests-provider-states-secret-0123456789"
+PROVIDER_STATES_HEADER = {"Test-Provider-States-Secret": PROVIDER_STATES_SECRET}
 
 
 def e2e_helpers(binary, module_name):
