@@ -28,6 +28,8 @@ public struct GatewayHTTPDependencies: Sendable {
     public let providerStatesClock: FreezableClock?
     /// The secret every `POST /_test/provider-states` must carry in `Test-Provider-States-Secret`.
     public let providerStatesSecret: String?
+    /// When set, `GET /metrics` needs it as a bearer token.
+    public let metricsToken: String?
 
     /// Code attempts allowed per minute.
     public struct LobbyLimits: Sendable {
@@ -45,8 +47,9 @@ public struct GatewayHTTPDependencies: Sendable {
         metrics: PrometheusCollectorRegistry, attendants: AttendantTokenVerifier, helpPhone: String = "300 502 502",
         heartbeat: Duration = .seconds(15), lobbyLimits: LobbyLimits = LobbyLimits(),
         providerStatesClock: FreezableClock? = nil, providerStatesSecret: String? = nil,
-        webhookSecrets: WebhookSecrets = WebhookSecrets()
+        webhookSecrets: WebhookSecrets = WebhookSecrets(), metricsToken: String? = nil
     ) {
+        self.metricsToken = metricsToken
         self.providerStatesSecret = providerStatesSecret
         self.webhookSecrets = webhookSecrets
         self.lobbyLimits = lobbyLimits

@@ -90,7 +90,8 @@ struct WebhookRoutes: Sendable {
             guard let clientState = secrets.graphClientState else { throw Self.unknownProvider }
             if let token = request.uri.queryParameters.get("validationToken") {
                 return Response(
-                    status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                    status: .ok,
+                    headers: [.contentType: "text/plain; charset=utf-8", .init("X-Content-Type-Options")!: "nosniff"],
                     body: .init(byteBuffer: ByteBuffer(string: String(token).replacingOccurrences(of: "+", with: " "))))
             }
             event = try GraphWebhook.parse(raw, clientState: clientState)

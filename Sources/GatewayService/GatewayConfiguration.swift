@@ -89,6 +89,8 @@ public struct GatewayConfiguration: Sendable {
     public var testProviderStates: Bool
     /// The secret `POST /_test/provider-states` requires in `Test-Provider-States-Secret` (at least 32 bytes).
     public var testProviderStatesSecret: String?
+    /// When set, `GET /metrics` needs it as a bearer token (at least 32 bytes).
+    public var metricsToken: String?
     /// Seals invitation codes in the outbox (base64, 32 bytes).
     public var outboxKey: String?
     /// How long a claimed job stays with its worker before another may take it over.
@@ -125,6 +127,7 @@ public struct GatewayConfiguration: Sendable {
         attendantJWKSFile = reader.string(forKey: "attendant.jwks.file")
         testProviderStates = reader.bool(forKey: "test.provider.states", default: false)
         testProviderStatesSecret = reader.string(forKey: "test.provider.states.secret", isSecret: true)
+        metricsToken = reader.string(forKey: "metrics.token", isSecret: true)
         dailyWebhookSecret = reader.string(forKey: "daily.webhook.secret", isSecret: true)
         zoomWebhookSecret = reader.string(forKey: "zoom.webhook.secret", isSecret: true)
         bbbSecret = reader.string(forKey: "bbb.secret", isSecret: true)
@@ -199,6 +202,7 @@ public struct GatewayConfiguration: Sendable {
         if smtpURL != nil && smtpFrom == nil { errors.append("SMTP_FROM must be set with SMTP_URL") }
         errors += callbackSecretErrors()
         errors += fixedValueErrors()
+        if let metricsToken, metricsToken.utf8.count < 32 { errors.append("METRICS_TOKEN must be at least 32 bytes long") }
         if attendantJWKSFile != nil && (attendantJWTAudience == nil || attendantJWTIssuer == nil) {
             errors.append("ATTENDANT_JWT_AUDIENCE and ATTENDANT_JWT_ISSUER must be set with ATTENDANT_JWKS_FILE")
         }

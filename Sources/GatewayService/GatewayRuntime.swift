@@ -108,7 +108,7 @@ public final class GatewayRuntime: Sendable {
                 lobbyLimits: .init(
                     perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink),
                 providerStatesClock: freezableClock, providerStatesSecret: configuration.testProviderStatesSecret,
-                webhookSecrets: webhookSecrets(configuration)))
+                webhookSecrets: webhookSecrets(configuration), metricsToken: configuration.metricsToken))
         services.append(
             Application(
                 router: router,
