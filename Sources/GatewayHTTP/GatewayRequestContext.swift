@@ -1,3 +1,4 @@
+import GatewayCore
 import Hummingbird
 import SessionOrchestration
 
@@ -8,6 +9,8 @@ public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The attendant of a request that carried a valid attendant token.
     public var attendant: AttendantIdentity?
+    /// The scheduler client of a request that carried a valid scheduler key (named when its key is).
+    public var schedulerActor: SessionActor = .scheduler
 
     /// The peer's IP address, for rate limits.
     public let remoteIP: String?

@@ -202,6 +202,16 @@ public struct GatewayConfiguration: Sendable {
         if smtpURL != nil && smtpFrom == nil { errors.append("SMTP_FROM must be set with SMTP_URL") }
         errors += callbackSecretErrors()
         errors += fixedValueErrors()
+        for key in schedulerAPIKeys.map(SchedulerKey.init) {
+            if !key.hasValidName {
+                errors.append("SCHEDULER_API_KEYS: a key's name (before ':') must be 1-64 of A-Z a-z 0-9 . _ -")
+            }
+            if key.key.utf8.count < SchedulerKey.minimumLength {
+                errors.append(
+                    "SCHEDULER_API_KEYS: every key must be at least \(SchedulerKey.minimumLength) characters long"
+                        + (key.name.map { " (the key named \($0) is not)" } ?? ""))
+            }
+        }
         if let metricsToken, metricsToken.utf8.count < 32 { errors.append("METRICS_TOKEN must be at least 32 bytes long") }
         if attendantJWKSFile != nil && (attendantJWTAudience == nil || attendantJWTIssuer == nil) {
             errors.append("ATTENDANT_JWT_AUDIENCE and ATTENDANT_JWT_ISSUER must be set with ATTENDANT_JWKS_FILE")

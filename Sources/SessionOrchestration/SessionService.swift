@@ -67,7 +67,9 @@ public struct SessionService: Sendable {
     func wakeWorker() { onJobsEnqueued() }
 
     /// Creates the booking's session, or updates it; the same booking again changes nothing.
-    public func put(_ booking: Booking, for bookingID: BookingID) async throws -> BookingPutResult {
+    public func put(_ booking: Booking, for bookingID: BookingID, by actor: SessionActor = .scheduler) async throws
+        -> BookingPutResult
+    {
         guard ProviderRegistry.knownNames.contains(booking.provider) else {
             throw SessionCommandError.unknownProvider(booking.provider)
         }
@@ -79,7 +81,7 @@ public struct SessionService: Sendable {
                 if stored.session.booking == booking { return .unchanged(stored.session) }
                 do {
                     var companionCodes: [String: String] = [:]
-                    let session = try await apply(.bookingUpdated(booking), to: stored, by: .scheduler) { session in
+                    let session = try await apply(.bookingUpdated(booking), to: stored, by: actor) { session in
                         companionCodes = session.issueCompanionAccess(using: codeHasher)
                     }
                     return .updated(session, companionCodes: companionCodes)
@@ -92,7 +94,7 @@ public struct SessionService: Sendable {
             var transition = machine.create(bookingID: bookingID, booking: booking, access: credentials, at: now)
             let companionCodes = transition.session.issueCompanionAccess(using: codeHasher)
             let audit = AuditRecord(
-                bookingID: bookingID, at: now, actor: .scheduler, event: "created", fromState: nil,
+                bookingID: bookingID, at: now, actor: actor, event: "created", fromState: nil,
                 toState: transition.session.state)
             do {
                 let stored = try await store.apply(
@@ -116,7 +118,9 @@ public struct SessionService: Sendable {
     }
 
     /// Replaces the validation code; returns the session and the new plain code, shown this once.
-    public func rotateAccessCode(for bookingID: BookingID) async throws -> (Session, code: String) {
+    public func rotateAccessCode(for bookingID: BookingID, by actor: SessionActor = .scheduler) async throws
+        -> (Session, code: String)
+    {
         for _ in 0..<5 {
             guard let stored = try await store.session(for: bookingID) else {
                 throw SessionCommandError.notFound(bookingID)
@@ -132,7 +136,7 @@ public struct SessionService: Sendable {
             session.access.lockedUntil = nil
             session.updatedAt = clock.now
             let audit = AuditRecord(
-                bookingID: bookingID, at: session.updatedAt, actor: .scheduler, event: "access_code_rotated",
+                bookingID: bookingID, at: session.updatedAt, actor: actor, event: "access_code_rotated",
                 fromState: state, toState: state)
             do {
                 let saved = try await store.apply(

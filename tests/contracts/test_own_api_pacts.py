@@ -47,7 +47,7 @@ OPENAPI = ROOT / "openapi.yaml"
 
 CONSUMERS = ["scheduler", "attendant-console", "citizen-page"]
 FILES = [f"{c}-video-gateway.json" for c in CONSUMERS]
-SCHEDULER_KEY = "contract-scheduler-key"
+SCHEDULER_KEY = "contract-scheduler-key-0123456789abcdef"
 ATTENDANT_SECRET = "contract-tests-attendant-secret-0123456789"
 
 # What POST /_test/provider-states understands (Sources/GatewayHTTP/ProviderStateRoutes.swift); unknown keys are

@@ -43,7 +43,7 @@ from private_gateway import PROVIDER_STATES_HEADER, PROVIDER_STATES_SECRET, e2e_
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SSE = ROOT / "Fixtures" / "sse"
-SCHEDULER_KEY = "contract-scheduler-key"
+SCHEDULER_KEY = "contract-scheduler-key-0123456789abcdef"
 ATTENDANT_SECRET = "contract-tests-attendant-secret-0123456789"
 
 PLACEHOLDERS = {
