@@ -80,8 +80,8 @@ struct SessionRequestValidator: Sendable {
                 if required { fail(field, "is required") }
                 return nil
             }
-            guard value.count <= maxLength else {
-                fail(field, "must be at most \(maxLength) characters")
+            guard TextLimit.fits(value, maxLength: maxLength) else {
+                fail(field, "must be at most \(maxLength) Unicode code points (\(4 * maxLength) bytes)")
                 return nil
             }
             guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {

@@ -29,6 +29,8 @@ public enum SessionCommandError: Error, Equatable, Sendable {
     case roomNotReady(BookingID)
     /// The citizen gave no contact data for this channel.
     case missingContact(FallbackChannel)
+    /// The session already holds the most messages it may.
+    case messageLimitReached(Int)
 }
 
 /// Carries out commands and events on sessions: runs the state machine, then stores the new session, its
