@@ -22,6 +22,12 @@ public struct PayloadSealer: Sendable {
         SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
     }
 
+    /// A separate key for another purpose, derived from this one (HKDF-SHA256 with `purpose` as info),
+    /// so that one configured secret can key several things without reusing the key itself.
+    public func derivedKey(for purpose: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data(purpose.utf8), outputByteCount: 32)
+    }
+
     public func seal(_ text: String) throws -> String {
         guard let combined = try AES.GCM.seal(Data(text.utf8), using: key).combined else {
             throw SealingError()

@@ -178,7 +178,7 @@ extension Session {
 
     /// Gives each companion of the booking its own link and code, keeping those already issued;
     /// returns the plain codes of the new ones, by companion id.
-    public mutating func issueCompanionAccess() -> [String: String] {
+    public mutating func issueCompanionAccess(using hasher: AccessCodeHasher) -> [String: String] {
         var codes: [String: String] = [:]
         var updated: [CompanionAccess] = []
         for index in booking.companions.indices {
@@ -186,7 +186,7 @@ extension Session {
             if let existing = companions.first(where: { $0.id == id }) {
                 updated.append(existing)
             } else {
-                let (credentials, code) = AccessCredentials.issue()
+                let (credentials, code) = AccessCredentials.issue(using: hasher)
                 updated.append(CompanionAccess(id: id, access: credentials))
                 codes[id] = code
             }

@@ -52,6 +52,8 @@ public enum SessionOutcome: String, Sendable, Codable, CaseIterable {
 /// Who caused a transition, for the audit trail.
 public enum SessionActor: Sendable, Codable, Equatable, CustomStringConvertible {
     case scheduler
+    /// The scheduler client whose key carries this name (`SCHEDULER_API_KEYS` entry `name:key`).
+    case schedulerClient(String)
     case attendant(id: String)
     case citizen
     case system
@@ -60,6 +62,7 @@ public enum SessionActor: Sendable, Codable, Equatable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .scheduler: "scheduler"
+        case .schedulerClient(let name): "scheduler:\(name)"
         case .attendant(let id): "attendant:\(id)"
         case .citizen: "citizen"
         case .system: "system"
@@ -75,6 +78,10 @@ public enum SessionActor: Sendable, Codable, Equatable, CustomStringConvertible 
         case "system": self = .system
         case "provider": self = .provider
         default:
+            if raw.hasPrefix("scheduler:") {
+                self = .schedulerClient(String(raw.dropFirst("scheduler:".count)))
+                return
+            }
             guard raw.hasPrefix("attendant:") else { return nil }
             self = .attendant(id: String(raw.dropFirst("attendant:".count)))
         }

@@ -10,10 +10,12 @@ public struct AttendantClaims: JWTPayload, Equatable {
     public var exp: ExpirationClaim
     public var iat: IssuedAtClaim
     public var aud: AudienceClaim?
+    public var iss: IssuerClaim?
+    public var nbf: NotBeforeClaim?
 
     public init(
         id: String, name: String?, services: [String], roles: [String], issuedAt: Date, validFor: Duration,
-        audience: String? = nil
+        audience: String? = nil, issuer: String? = nil
     ) {
         sub = SubjectClaim(value: id)
         self.name = name
@@ -22,6 +24,7 @@ public struct AttendantClaims: JWTPayload, Equatable {
         iat = IssuedAtClaim(value: issuedAt)
         exp = ExpirationClaim(value: issuedAt.addingTimeInterval(TimeInterval(validFor.components.seconds)))
         aud = audience.map { AudienceClaim(value: [$0]) }
+        iss = issuer.map { IssuerClaim(value: $0) }
     }
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {

@@ -95,10 +95,10 @@ struct AttendantRoutes: Sendable {
         let bookingID = try context.bookingID()
         let body = try await request.jsonBody(MessageBody.self, context: context)
         let text = (body.text ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...500).contains(text.count),
+        guard !text.isEmpty, TextLimit.fits(text, maxLength: 500),
             !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" })
         else {
-            throw Problem.validationFailed([.init(field: "text", message: "must be 1 to 500 characters of text")])
+            throw Problem.validationFailed([.init(field: "text", message: "must be 1 to 500 Unicode code points of text")])
         }
         do {
             let message = try await sessions.postMessage(text, to: bookingID, by: attendant)

@@ -1,3 +1,4 @@
+import GatewayCore
 import Hummingbird
 import SessionOrchestration
 
@@ -10,6 +11,8 @@ public struct GatewayRequestContext: RequestContext {
     public var attendant: AttendantIdentity?
     /// The reader of a report or audit trail (the scheduler or a supervisor).
     var oversight: Oversight?
+    /// The scheduler client of a request that carried a valid scheduler key (named when its key is).
+    public var schedulerActor: SessionActor = .scheduler
 
     /// The peer's IP address, for rate limits.
     public let remoteIP: String?

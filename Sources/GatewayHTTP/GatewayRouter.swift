@@ -26,6 +26,10 @@ public struct GatewayHTTPDependencies: Sendable {
     public let webhookSecrets: WebhookSecrets
     /// Set only for contract tests: enables `POST /_test/provider-states` with this clock.
     public let providerStatesClock: FreezableClock?
+    /// The secret every `POST /_test/provider-states` must carry in `Test-Provider-States-Secret`.
+    public let providerStatesSecret: String?
+    /// When set, `GET /metrics` needs it as a bearer token.
+    public let metricsToken: String?
 
     /// Code attempts allowed per minute.
     public struct LobbyLimits: Sendable {
@@ -42,8 +46,11 @@ public struct GatewayHTTPDependencies: Sendable {
         sessions: SessionService, publicBaseURL: String, schedulerKeys: [String], defaultProvider: String,
         metrics: PrometheusCollectorRegistry, attendants: AttendantTokenVerifier, helpPhone: String = "300 502 502",
         heartbeat: Duration = .seconds(15), lobbyLimits: LobbyLimits = LobbyLimits(),
-        providerStatesClock: FreezableClock? = nil, webhookSecrets: WebhookSecrets = WebhookSecrets()
+        providerStatesClock: FreezableClock? = nil, providerStatesSecret: String? = nil,
+        webhookSecrets: WebhookSecrets = WebhookSecrets(), metricsToken: String? = nil
     ) {
+        self.metricsToken = metricsToken
+        self.providerStatesSecret = providerStatesSecret
         self.webhookSecrets = webhookSecrets
         self.lobbyLimits = lobbyLimits
         self.providerStatesClock = providerStatesClock

@@ -211,22 +211,27 @@ struct LobbyView: Encodable, Sendable {
     }
 }
 
-/// The citizen's lobby ticket after a right code: the booking and an expiry, sealed by the gateway.
+/// The citizen's lobby ticket after a right code: the booking, the participant, an expiry and the
+/// mark of the code it was issued for, sealed by the gateway. A new code for that participant ends it.
 enum LobbyTicket {
     static func issue(for session: Session, participant: Participant, sealer: PayloadSealer) throws -> String {
         let expiry = Int(session.booking.endsAt.timeIntervalSince1970) + 4 * 3600
-        let sealed = try sealer.seal("\(session.bookingID.rawValue)|\(participant)|\(expiry)")
+        let mark = session.credentials(of: participant)?.codeHash.generationMark ?? ""
+        let sealed = try sealer.seal("\(session.bookingID.rawValue)|\(participant)|\(expiry)|\(mark)")
         return Data(base64Encoded: sealed)?.base64URLEncodedString() ?? sealed
     }
 
-    /// The participant a valid, unexpired ticket of this session names.
+    /// The participant a valid, unexpired ticket of this session names, if their code is still the one
+    /// the ticket was issued for.
     static func participant(in ticket: String, for session: Session, sealer: PayloadSealer, now: Date) -> Participant? {
         guard let data = Data(base64URLEncoded: ticket), let opened = try? sealer.open(data.base64EncodedString())
         else { return nil }
-        let parts = opened.split(separator: "|").map(String.init)
-        guard parts.count == 3, let expiry = TimeInterval(parts[2]), parts[0] == session.bookingID.rawValue,
-            now.timeIntervalSince1970 < expiry
+        let parts = opened.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 4, let expiry = TimeInterval(parts[2]), parts[0] == session.bookingID.rawValue,
+            now.timeIntervalSince1970 < expiry, let participant = Participant(parts[1]),
+            let current = session.credentials(of: participant)?.codeHash.generationMark,
+            SecureToken.constantTimeEquals(current, parts[3])
         else { return nil }
-        return Participant(parts[1])
+        return participant
     }
 }

@@ -1,8 +1,10 @@
 import Foundation
+import GatewayCore
 import Hummingbird
 import Prometheus
 
-/// Health, readiness, metrics and the OpenAPI document; no authentication.
+/// Health, readiness, metrics and the OpenAPI document; `/metrics` needs `METRICS_TOKEN` as a bearer
+/// token when one is configured, the others no authentication.
 struct OperationsRoutes: Sendable {
     let dependencies: GatewayHTTPDependencies
 
@@ -16,7 +18,11 @@ struct OperationsRoutes: Sendable {
             }
             return try JSONResponse.make(["status": "ready"])
         }
-        router.get("metrics") { _, context in
+        router.get("metrics") { request, context in
+            if let token = dependencies.metricsToken {
+                let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+                guard let presented, SecureToken.constantTimeEquals(token, presented) else { throw Problem.unauthorized }
+            }
             do {
                 try await dependencies.sessions.refreshOperationalGauges()
             } catch {

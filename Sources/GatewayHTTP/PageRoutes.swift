@@ -82,10 +82,7 @@ struct PageRoutes: Sendable {
         guard let template = Assets.template(name) else {
             throw Problem(.internalServerError, code: "internal_error", title: "Page missing")
         }
-        var html = template
-        for (key, value) in values {
-            html = html.replacingOccurrences(of: "{{\(key)}}", with: DisplayText.htmlEscaped(value))
-        }
+        let html = PageTemplate.render(template, values)
         var headers = Self.securityHeaders
         headers[.contentType] = "text/html; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))

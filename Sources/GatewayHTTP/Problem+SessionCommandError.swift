@@ -31,6 +31,10 @@ extension Problem {
             self.init(
                 .unprocessableContent, code: "missing_contact", title: "No contact data for this channel",
                 detail: "the citizen gave no \(channel == .phone ? "phone number" : "e-mail address")")
+        case .messageLimitReached(let limit):
+            self.init(
+                .conflict, code: "message_limit_reached", title: "This session holds the most messages it may",
+                detail: "at most \(limit) messages per session")
         }
     }
 }

@@ -7,7 +7,9 @@ import SessionOrchestration
 
 /// `POST /_test/provider-states`: sets up the named state of a contract interaction — the clock and the
 /// sessions it needs. Registered only when the gateway runs with `TEST_PROVIDER_STATES=true` on a
-/// loopback address; otherwise the route does not exist.
+/// loopback address (otherwise the route does not exist), and answered only to a request carrying
+/// `TEST_PROVIDER_STATES_SECRET` in `Test-Provider-States-Secret` (a reverse proxy on the same host
+/// does not open it to anyone).
 struct ProviderStateRoutes: Sendable {
     let dependencies: GatewayHTTPDependencies
     let clock: FreezableClock
@@ -51,6 +53,13 @@ struct ProviderStateRoutes: Sendable {
     }
 
     @Sendable func setUp(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        guard let secret = dependencies.providerStatesSecret, let presented = request.headers[.init("Test-Provider-States-Secret")!],
+            SecureToken.constantTimeEquals(secret, presented)
+        else {
+            throw Problem(
+                .unauthorized, code: "provider_states_secret_required",
+                title: "This test route needs the Test-Provider-States-Secret header")
+        }
         let change = try await request.jsonBody(StateChange.self, context: context)
         guard change.action != "teardown" else { return try JSONResponse.make(["state": change.state ?? ""]) }
         let params = change.params
@@ -83,10 +92,10 @@ struct ProviderStateRoutes: Sendable {
                 name: "Maria Sousa", email: "maria@example.pt",
                 phone: seed.withoutPhone == true ? nil : seed.phone ?? "+351912345678"),
             notifyCitizen: false)
-        var access = AccessCredentials.issue().0
+        var access = AccessCredentials.issue(using: sessions.codeHasher).0
         if let token = seed.joinToken { access.joinToken = token }
         if let token = seed.cancelToken { access.cancelToken = token }
-        if let code = seed.code { access.codeHash = AccessCodeHash(hashing: code) }
+        if let code = seed.code { access.codeHash = sessions.codeHasher.hash(code) }
         access.lockedUntil = seed.lockedUntil.flatMap(RFC3339.date(from:))
         var session = Session(bookingID: bookingID, booking: booking, access: access, createdAt: now)
         session.state = seed.state.flatMap(SessionState.init(rawValue:)) ?? .scheduled

@@ -13,7 +13,7 @@ struct ReportRoutes: Sendable {
 
     func add(to router: Router<GatewayRequestContext>) {
         let authenticator = OversightAuthenticator(
-            schedulerKeys: dependencies.schedulerKeys, attendants: dependencies.attendants)
+            schedulerKeys: dependencies.schedulerKeys.map(SchedulerKey.init), attendants: dependencies.attendants)
         router.group("v1/reports").add(middleware: authenticator).get("summary", use: summary)
         router.group("v1/sessions").add(middleware: authenticator).get("{bookingId}/audit", use: audit)
     }
@@ -121,7 +121,7 @@ enum Oversight: Sendable {
 
 /// Accepts a scheduler key or a supervisor's attendant token.
 struct OversightAuthenticator: RouterMiddleware {
-    let schedulerKeys: [String]
+    let schedulerKeys: [SchedulerKey]
     let attendants: AttendantTokenVerifier
 
     func handle(
@@ -133,10 +133,12 @@ struct OversightAuthenticator: RouterMiddleware {
         }
         let presented = String(header.dropFirst("Bearer ".count))
         var context = context
-        var isScheduler = false
-        for key in schedulerKeys where SecureToken.constantTimeEquals(key, presented) { isScheduler = true }
-        if isScheduler, !presented.isEmpty {
+        // Compare against every key, without stopping at the first match.
+        var matched: SchedulerKey?
+        for key in schedulerKeys where SecureToken.constantTimeEquals(key.key, presented) { matched = key }
+        if let matched, !presented.isEmpty {
             context.oversight = .scheduler
+            context.schedulerActor = matched.actor
         } else if let attendant = await attendants.attendant(from: presented) {
             guard attendant.isSupervisor else {
                 throw Problem(.forbidden, code: "forbidden", title: "Reports and audit trails are for supervisors")

@@ -1,23 +1,60 @@
 import GatewayCore
 import Hummingbird
 
-/// Lets a request through only with `Authorization: Bearer <key>` for one of the scheduler keys.
-struct SchedulerAuthenticator<Context: RequestContext>: RouterMiddleware {
-    let keys: [String]
+/// One entry of `SCHEDULER_API_KEYS`: `key`, or `name:key` so that logs and audit records can say
+/// which scheduler client acted without showing its key.
+public struct SchedulerKey: Sendable, Equatable {
+    public static let minimumLength = 32
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response
-    {
+    public let name: String?
+    public let key: String
+
+    public init(_ entry: String) {
+        if let colon = entry.firstIndex(of: ":") {
+            name = String(entry[..<colon])
+            key = String(entry[entry.index(after: colon)...])
+        } else {
+            name = nil
+            key = entry
+        }
+    }
+
+    /// A name is 1–64 of `A-Z a-z 0-9 . _ -`.
+    public var hasValidName: Bool {
+        guard let name else { return true }
+        return BookingID(name) != nil
+    }
+
+    /// Who acted, for the audit trail.
+    public var actor: SessionActor { name.map(SessionActor.schedulerClient) ?? .scheduler }
+}
+
+/// Lets a request through only with `Authorization: Bearer <key>` for one of the scheduler keys, and
+/// records which named client it was.
+struct SchedulerAuthenticator: RouterMiddleware {
+    let keys: [SchedulerKey]
+
+    init(keys entries: [String]) {
+        keys = entries.map(SchedulerKey.init)
+    }
+
+    func handle(
+        _ request: Request, context: GatewayRequestContext,
+        next: (Request, GatewayRequestContext) async throws -> Response
+    ) async throws -> Response {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw Problem.unauthorized
         }
         let presented = String(header.dropFirst("Bearer ".count))
         // Compare against every key, without stopping at the first match.
-        var matched = false
-        for key in keys where SecureToken.constantTimeEquals(key, presented) {
-            matched = true
+        var matched: SchedulerKey?
+        for key in keys where SecureToken.constantTimeEquals(key.key, presented) {
+            matched = key
         }
-        guard matched, !presented.isEmpty else { throw Problem.unauthorized }
+        guard let matched, !presented.isEmpty else { throw Problem.unauthorized }
+        var context = context
+        context.schedulerActor = matched.actor
+        if let name = matched.name { context.logger[metadataKey: "scheduler.client"] = "\(name)" }
         return try await next(request, context)
     }
 }

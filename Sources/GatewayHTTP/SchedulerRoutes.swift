@@ -40,7 +40,7 @@ struct SchedulerRoutes: Sendable {
             defaultProvider: dependencies.defaultProvider, policy: sessions.policy)
         let booking = try validator.booking(from: body, now: sessions.clock.now).get()
         do {
-            switch try await sessions.put(booking, for: bookingID) {
+            switch try await sessions.put(booking, for: bookingID, by: context.schedulerActor) {
             case .created(let session, let code, let companionCodes):
                 context.logger.info("session created", metadata: ["booking.id": "\(bookingID)"])
                 return try JSONResponse.make(
@@ -66,7 +66,8 @@ struct SchedulerRoutes: Sendable {
     @Sendable func cancel(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let bookingID = try bookingID(context)
         do {
-            _ = try await sessions.cancel(bookingID, by: .scheduler)
+            _ = try await sessions.cancel(bookingID, by: context.schedulerActor)
+            context.logger.info("session cancelled", metadata: ["booking.id": "\(bookingID)"])
             return Response(status: .noContent)
         } catch let error as SessionCommandError {
             throw Problem(error)
@@ -76,7 +77,8 @@ struct SchedulerRoutes: Sendable {
     @Sendable func rotateAccessCode(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let bookingID = try bookingID(context)
         do {
-            let (_, code) = try await sessions.rotateAccessCode(for: bookingID)
+            let (_, code) = try await sessions.rotateAccessCode(for: bookingID, by: context.schedulerActor)
+            context.logger.info("access code rotated", metadata: ["booking.id": "\(bookingID)"])
             return try JSONResponse.make(AccessCodeResource(bookingId: bookingID.rawValue, validationCode: code))
         } catch let error as SessionCommandError {
             throw Problem(error)

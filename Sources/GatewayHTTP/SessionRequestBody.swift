@@ -60,6 +60,8 @@ struct SessionRequestValidator: Sendable {
     let defaultProvider: String
     let policy: SessionPolicy
     static let supportedLocales: Set<String> = ["pt-PT", "en"]
+    static let emailRuleText =
+        "must be an e-mail address such as maria@example.pt (letters, digits, and !#$&'*+/=?^_`{|}~.- before the @; no spaces or <>,;\"()[]\\%)"
 
     func booking(from body: SessionRequestBody, now: Date) -> Result<Booking, Problem> {
         var errors: [Problem.FieldError] = []
@@ -78,8 +80,8 @@ struct SessionRequestValidator: Sendable {
                 if required { fail(field, "is required") }
                 return nil
             }
-            guard value.count <= maxLength else {
-                fail(field, "must be at most \(maxLength) characters")
+            guard TextLimit.fits(value, maxLength: maxLength) else {
+                fail(field, "must be at most \(maxLength) Unicode code points (\(4 * maxLength) bytes)")
                 return nil
             }
             guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
@@ -129,8 +131,8 @@ struct SessionRequestValidator: Sendable {
             let email = text(value.email, "citizen.email", required: false, maxLength: 254)
             let phone = text(value.phone, "citizen.phone", required: false, maxLength: 20)
             let locale = text(value.locale, "citizen.locale", required: false, maxLength: 10) ?? "pt-PT"
-            if let email, email.range(of: #"^[^@\s]+@[^@\s]+\.[^@\s]+$"#, options: .regularExpression) == nil {
-                fail("citizen.email", "must be an e-mail address")
+            if let email, !EmailAddressRule.isValid(email) {
+                fail("citizen.email", Self.emailRuleText)
             }
             if let phone, phone.range(of: #"^\+?[0-9 ]{6,20}$"#, options: .regularExpression) == nil {
                 fail("citizen.phone", "must be a phone number such as +351912345678")
@@ -164,8 +166,8 @@ struct SessionRequestValidator: Sendable {
                     let name = text(item.name, "\(prefix).name", required: true, maxLength: 200)
                     let email = text(item.email, "\(prefix).email", required: false, maxLength: 254)
                     let phone = text(item.phone, "\(prefix).phone", required: false, maxLength: 20)
-                    if let email, email.range(of: #"^[^@\s]+@[^@\s]+\.[^@\s]+$"#, options: .regularExpression) == nil {
-                        fail("\(prefix).email", "must be an e-mail address")
+                    if let email, !EmailAddressRule.isValid(email) {
+                        fail("\(prefix).email", Self.emailRuleText)
                     }
                     if let phone, phone.range(of: #"^\+?[0-9 ]{6,20}$"#, options: .regularExpression) == nil {
                         fail("\(prefix).phone", "must be a phone number such as +351912345678")

@@ -10,13 +10,16 @@ public struct WebhookSecrets: Sendable {
     public var daily: String?
     /// Zoom's secret token.
     public var zoom: String?
-    /// BigBlueButton's shared secret, the checksum algorithm (`sha1`, `sha256`, `sha512`) and the
+    /// BigBlueButton's shared secret, the checksum algorithm (`sha1`, `sha256`, `sha384`, `sha512`) and the
     /// callback URL the hooks were registered with.
     public var bigBlueButton: (secret: String, algorithm: String, callbackURL: String)?
     /// The `clientState` of the gateway's Microsoft Graph subscriptions.
     public var graphClientState: String?
     /// How old a signed event may be.
     public var tolerance: TimeInterval = 300
+    /// How long a receipt is kept to recognise a redelivery: the replay window on both sides of now
+    /// (a timestamp may be up to `tolerance` ahead); older events are refused as stale anyway.
+    public var receiptRetention: TimeInterval { 2 * tolerance }
 
     public init(
         daily: String? = nil, zoom: String? = nil,
@@ -51,11 +54,12 @@ struct WebhookRoutes: Sendable {
         case other(String)
     }
 
+    /// A verified event: its id (for deduplication), what it means, and the provider's room id it
+    /// names (Daily's room name, Zoom's meeting id, BigBlueButton's external meeting id), if any.
     struct Event {
         let id: String
         let meaning: Meaning
         let roomID: String?
-        let bookingID: BookingID?
     }
 
     @Sendable func receive(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -86,25 +90,39 @@ struct WebhookRoutes: Sendable {
             guard let clientState = secrets.graphClientState else { throw Self.unknownProvider }
             if let token = request.uri.queryParameters.get("validationToken") {
                 return Response(
-                    status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                    status: .ok,
+                    headers: [.contentType: "text/plain; charset=utf-8", .init("X-Content-Type-Options")!: "nosniff"],
                     body: .init(byteBuffer: ByteBuffer(string: String(token).replacingOccurrences(of: "+", with: " "))))
             }
             event = try GraphWebhook.parse(raw, clientState: clientState)
         default:
             throw Self.unknownProvider
         }
-        let isNew = try await sessions.store.recordWebhookReceipt(provider: provider, eventID: event.id, at: sessions.clock.now)
-        if isNew { try await act(on: event, from: provider, context: context) }
+        // An event that names no room of this provider is answered and forgotten: nothing is stored.
+        guard let session = try await session(named: event, by: provider) else {
+            context.logger.info("webhook for no known session", metadata: ["provider": "\(provider)"])
+            return try JSONResponse.make(["received": true])
+        }
+        let now = sessions.clock.now
+        let isNew = try await sessions.store.recordWebhookReceipt(
+            provider: provider, eventID: event.id, at: now, forgettingBefore: now - secrets.receiptRetention)
+        if isNew { try await act(on: event, for: session, from: provider, context: context) }
         return try JSONResponse.make(["received": true])
     }
 
-    private func act(on event: Event, from provider: String, context: GatewayRequestContext) async throws {
-        var stored = try await event.roomID.asyncFlatMap { try await sessions.store.session(providerRoomID: $0) }
-        if stored == nil, let bookingID = event.bookingID { stored = try await sessions.store.session(for: bookingID) }
-        guard let session = stored?.session else {
-            context.logger.info("webhook for no known session", metadata: ["provider": "\(provider)"])
-            return
-        }
+    /// The session whose room the event names, only when that session is on this provider: the room id
+    /// is the only key (never a topic or other free text), and another provider's session is never touched.
+    private func session(named event: Event, by provider: String) async throws -> Session? {
+        guard let roomID = event.roomID, !roomID.isEmpty,
+            let session = try await sessions.store.session(providerRoomID: roomID)?.session,
+            session.booking.provider == provider, session.room.providerRoomID == roomID
+        else { return nil }
+        return session
+    }
+
+    private func act(on event: Event, for session: Session, from provider: String, context: GatewayRequestContext)
+        async throws
+    {
         context.logger.info(
             "webhook", metadata: ["provider": "\(provider)", "booking.id": "\(session.bookingID)", "event": "\(event.meaning)"])
         if event.meaning == .recordingStarted {
@@ -139,9 +157,11 @@ struct WebhookRoutes: Sendable {
         let message = Data(bbb.callbackURL.utf8) + raw + Data(bbb.secret.utf8)
         let expected: String
         switch bbb.algorithm {
+        case "sha1": expected = Insecure.SHA1.hash(data: message).map { String(format: "%02x", $0) }.joined()
         case "sha256": expected = SHA256.hash(data: message).map { String(format: "%02x", $0) }.joined()
+        case "sha384": expected = SHA384.hash(data: message).map { String(format: "%02x", $0) }.joined()
         case "sha512": expected = SHA512.hash(data: message).map { String(format: "%02x", $0) }.joined()
-        default: expected = Insecure.SHA1.hash(data: message).map { String(format: "%02x", $0) }.joined()
+        default: throw Self.invalidSignature  // refused at start; never a silent fallback
         }
         guard SecureToken.constantTimeEquals(expected, String(checksum)) else { throw Self.invalidSignature }
     }
@@ -159,13 +179,6 @@ struct WebhookRoutes: Sendable {
     static let staleTimestamp = Problem(.unauthorized, code: "stale_timestamp", title: "Stale timestamp")
     static let unknownProvider = Problem(.notFound, code: "unknown_provider", title: "No webhook for this provider")
     static let unreadable = Problem(.badRequest, code: "invalid_event", title: "The event could not be read")
-}
-
-extension Optional {
-    func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
-    }
 }
 
 /// Daily's envelope: `{version, type, id, payload, event_ts}`.
@@ -190,7 +203,7 @@ enum DailyWebhook {
         case "meeting.ended": meaning = .meetingEnded
         default: meaning = .other(envelope.type)
         }
-        return .init(id: envelope.id, meaning: meaning, roomID: envelope.payload?.room ?? envelope.payload?.room_name, bookingID: nil)
+        return .init(id: envelope.id, meaning: meaning, roomID: envelope.payload?.room ?? envelope.payload?.room_name)
     }
 }
 
@@ -233,10 +246,9 @@ enum ZoomWebhook {
         case "meeting.ended": meaning = .meetingEnded
         default: meaning = .other(envelope.event)
         }
-        let topicBooking = envelope.payload?.object?.topic?.split(separator: " ").last.flatMap { BookingID(String($0)) }
         return .init(
             id: "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined(), meaning: meaning,
-            roomID: envelope.payload?.object?.id?.value, bookingID: topicBooking)
+            roomID: envelope.payload?.object?.id?.value)
     }
 }
 
@@ -277,7 +289,7 @@ enum BigBlueButtonWebhook {
         }
         return .init(
             id: "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined(), meaning: meaning,
-            roomID: nil, bookingID: item.data.attributes?.meeting?.externalMeetingID.flatMap(BookingID.init))
+            roomID: item.data.attributes?.meeting?.externalMeetingID)
     }
 }
 
@@ -316,6 +328,6 @@ enum GraphWebhook {
         }
         return .init(
             id: "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined(), meaning: meaning,
-            roomID: nil, bookingID: nil)
+            roomID: nil)
     }
 }

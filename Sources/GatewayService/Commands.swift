@@ -33,9 +33,11 @@ public enum GatewayCommands {
         return applied
     }
 
-    /// `gateway token attendant`: an HS256 token signed with `ATTENDANT_JWT_SECRET` (or the generated one).
+    /// `gateway token attendant`: an HS256 token signed with `ATTENDANT_JWT_SECRET` (or the generated one),
+    /// naming `audience` and `issuer` (by default `ATTENDANT_JWT_AUDIENCE` and `ATTENDANT_JWT_ISSUER`).
     public static func attendantToken(
-        arguments: [String], id: String, name: String?, services: [String], roles: [String], validFor: Duration
+        arguments: [String], id: String, name: String?, services: [String], roles: [String], validFor: Duration,
+        audience: String? = nil, issuer: String? = nil
     ) async throws -> String {
         var configuration = GatewayConfiguration.fromEnvironment(arguments: arguments)
         if configuration.attendantJWTSecret == nil, let directory = configuration.dataDirectory {
@@ -44,12 +46,19 @@ public enum GatewayCommands {
         guard let secret = configuration.attendantJWTSecret else {
             throw GatewayStartupError("ATTENDANT_JWT_SECRET is not set")
         }
+        guard validFor <= configuration.attendantTokenMaxLifetime else {
+            throw GatewayStartupError(
+                "the token would outlive ATTENDANT_TOKEN_MAX_LIFETIME_SECONDS (\(configuration.attendantTokenMaxLifetime.components.seconds) s)")
+        }
         let claims = AttendantClaims(
-            id: id, name: name, services: services, roles: roles, issuedAt: Date(), validFor: validFor)
+            id: id, name: name, services: services, roles: roles, issuedAt: Date(), validFor: validFor,
+            audience: audience ?? configuration.attendantJWTAudience, issuer: issuer ?? configuration.attendantJWTIssuer)
         return try await AttendantTokenMinter.token(for: claims, secret: secret)
     }
 
     /// Uses the generated credentials where none are configured; returns the banner on their first creation.
+    /// The banner shows only values the gateway generated (never one the operator supplied, nor a token
+    /// signed with an operator's secret), and says where they are kept.
     static func completeCredentials(_ configuration: inout GatewayConfiguration) async throws -> String? {
         let needsKeys =
             configuration.schedulerAPIKeys.isEmpty || configuration.attendantJWTSecret == nil
@@ -59,30 +68,45 @@ public enum GatewayCommands {
             throw GatewayStartupError("SCHEDULER_API_KEYS, ATTENDANT_JWT_SECRET and OUTBOX_KEY must be set for this database")
         }
         let (generated, isNew) = try GeneratedCredentials.loadOrCreate(in: directory)
-        if configuration.schedulerAPIKeys.isEmpty { configuration.schedulerAPIKeys = [generated.schedulerAPIKey] }
-        if configuration.attendantJWTSecret == nil { configuration.attendantJWTSecret = generated.attendantJWTSecret }
+        let schedulerKeyGenerated = configuration.schedulerAPIKeys.isEmpty
+        let attendantSecretGenerated = configuration.attendantJWTSecret == nil
+        if schedulerKeyGenerated { configuration.schedulerAPIKeys = [generated.schedulerAPIKey] }
+        if attendantSecretGenerated { configuration.attendantJWTSecret = generated.attendantJWTSecret }
         if configuration.simulatorAPIKey == nil { configuration.simulatorAPIKey = generated.simulatorAPIKey }
         if configuration.outboxKey == nil { configuration.outboxKey = generated.outboxKey }
         guard isNew else { return nil }
-        let token = try await AttendantTokenMinter.token(
-            for: AttendantClaims(
-                id: "attendant-1", name: "Local attendant", services: ["*"], roles: ["attendant", "supervisor"],
-                issuedAt: Date(), validFor: .seconds(12 * 3600)),
-            secret: configuration.attendantJWTSecret ?? generated.attendantJWTSecret)
         let base = configuration.resolvedPublicBaseURL
-        return """
-
-            ==== Video-session gateway: first start ====
-            Gateway:           \(base)   (OpenAPI: \(base)/openapi.yaml)
-            Scheduler API key: \(configuration.schedulerAPIKeys[0])
-            Attendant token:   \(token)   (valid 12 h; new ones: gateway token attendant --id ID --services a,b)
-            Data folder:       \(directory)   (database and credentials.env, which holds these keys)
-            This is shown once. Try:
-              curl -X PUT \(base)/v1/sessions/B-1 -H 'Authorization: Bearer \(configuration.schedulerAPIKeys[0])' \\
-                -H 'Content-Type: application/json' -d @docs/examples/session.json
-            =============================================
-
-            """
+        var lines = [
+            "", "==== Video-session gateway: first start ====",
+            "Gateway:           \(base)   (OpenAPI: \(base)/openapi.yaml)",
+        ]
+        if schedulerKeyGenerated {
+            lines.append("Scheduler API key: \(generated.schedulerAPIKey)   (generated)")
+        }
+        // A token is shown only when it is signed with the generated secret and would be accepted.
+        if attendantSecretGenerated && configuration.attendantJWKSFile == nil {
+            let token = try await AttendantTokenMinter.token(
+                for: AttendantClaims(
+                    id: "attendant-1", name: "Local attendant", services: ["*"], roles: ["attendant", "supervisor"],
+                    issuedAt: Date(), validFor: min(.seconds(12 * 3600), configuration.attendantTokenMaxLifetime),
+                    audience: configuration.attendantJWTAudience, issuer: configuration.attendantJWTIssuer),
+                secret: generated.attendantJWTSecret)
+            lines.append(
+                "Attendant token:   \(token)   (valid 12 h at most; new ones: gateway token attendant --id ID --services a,b)")
+        }
+        lines += [
+            "Generated values:  \(URL(fileURLWithPath: directory).appendingPathComponent(GeneratedCredentials.fileName).path)   (mode 0600; only the values you did not configure are used)",
+            "This is shown once; values you configured are never printed.",
+        ]
+        if schedulerKeyGenerated {
+            lines += [
+                "Try:",
+                "  curl -X PUT \(base)/v1/sessions/B-1 -H 'Authorization: Bearer \(generated.schedulerAPIKey)' \\",
+                "    -H 'Content-Type: application/json' -d @docs/examples/session.json",
+            ]
+        }
+        lines += ["=============================================", "", ""]
+        return lines.joined(separator: "\n")
     }
 
     /// Text lines (the default) or one JSON object a line (`LOG_FORMAT=json`), at `LOG_LEVEL`.

@@ -1,7 +1,9 @@
 import Configuration
 import Foundation
 import GatewayCore
+import GatewayHTTP
 import Logging
+import MeetingProviders
 import ProviderSimulator
 
 /// The gateway's settings, read from environment variables or the same keys as command-line options
@@ -16,6 +18,8 @@ public struct GatewayConfiguration: Sendable {
     public var attendantJWTSecret: String?
     public var defaultProvider: String
     public var policy: SessionPolicy
+    /// `FALLBACK_CHANNELS` as written, to refuse a name that is not a channel.
+    var fallbackChannelNames: [String]
     /// Whether the built-in provider simulator runs (it does by default).
     public var simulatorEnabled: Bool
     /// 0: any free loopback port.
@@ -62,13 +66,22 @@ public struct GatewayConfiguration: Sendable {
     public var smtpStartTLS: Bool
     public var contactCenterWebhookURL: String?
     public var schedulerCallbackURL: String?
-    public var webhookSigningSecret: String?
+    /// The HMAC secrets of the two receivers' signed events: one each, so that neither receiver can
+    /// forge the other's.
+    public var contactCenterWebhookSecret: String?
+    public var schedulerCallbackSecret: String?
+    /// Set only to refuse the start: the one shared secret was replaced by the two above.
+    var replacedWebhookSigningSecretIsSet: Bool
     /// The help line shown in citizens' e-mails and pages.
     public var helpPhone: String
     /// A JWKS file with the identity provider's public keys for attendant tokens (RS256, ES256…).
     public var attendantJWKSFile: String?
-    /// When set, attendant tokens must name this audience.
+    /// When set, attendant tokens must name this audience (and may name no other when not set).
     public var attendantJWTAudience: String?
+    /// When set, attendant tokens must carry this `iss`. Audience and issuer are required with a JWKS.
+    public var attendantJWTIssuer: String?
+    /// The longest lifetime (`exp − iat`) of an attendant token.
+    public var attendantTokenMaxLifetime: Duration
     /// The interval of SSE heartbeat comments.
     public var sseHeartbeat: Duration
     /// Lobby code attempts allowed per minute from one address, and for one link.
@@ -84,6 +97,10 @@ public struct GatewayConfiguration: Sendable {
     public var graphClientState: String?
     /// Contract tests only: enables `POST /_test/provider-states` (loopback addresses only).
     public var testProviderStates: Bool
+    /// The secret `POST /_test/provider-states` requires in `Test-Provider-States-Secret` (at least 32 bytes).
+    public var testProviderStatesSecret: String?
+    /// When set, `GET /metrics` needs it as a bearer token (at least 32 bytes).
+    public var metricsToken: String?
     /// Seals invitation codes in the outbox (base64, 32 bytes).
     public var outboxKey: String?
     /// How long a claimed job stays with its worker before another may take it over.
@@ -106,8 +123,9 @@ public struct GatewayConfiguration: Sendable {
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         attendantJWTSecret = reader.string(forKey: "attendant.jwt.secret", isSecret: true)
         defaultProvider = reader.string(forKey: "default.provider", default: "simulator")
-        let channels = reader.string(forKey: "fallback.channels", default: "phone,email")
-            .split(separator: ",").compactMap { FallbackChannel(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        fallbackChannelNames = reader.string(forKey: "fallback.channels", default: "phone,email")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let channels = fallbackChannelNames.compactMap(FallbackChannel.init(rawValue:))
         retentionDays = reader.int(forKey: "retention.days", default: 30)
         policy = SessionPolicy(
             joinWindowOpensBefore: .seconds(reader.int(forKey: "join.window.opens.before.seconds", default: 1800)),
@@ -121,11 +139,15 @@ public struct GatewayConfiguration: Sendable {
         smtpStartTLS = reader.bool(forKey: "smtp.starttls", default: false)
         contactCenterWebhookURL = reader.string(forKey: "contact.center.webhook.url")
         schedulerCallbackURL = reader.string(forKey: "scheduler.callback.url")
-        webhookSigningSecret = reader.string(forKey: "webhook.signing.secret", isSecret: true)
+        contactCenterWebhookSecret = reader.string(forKey: "contact.center.webhook.secret", isSecret: true)
+        schedulerCallbackSecret = reader.string(forKey: "scheduler.callback.secret", isSecret: true)
+        replacedWebhookSigningSecretIsSet = reader.string(forKey: "webhook.signing.secret", isSecret: true) != nil
         helpPhone = reader.string(forKey: "help.phone", default: "300 502 502")
         outboxKey = reader.string(forKey: "outbox.key", isSecret: true)
         attendantJWKSFile = reader.string(forKey: "attendant.jwks.file")
         testProviderStates = reader.bool(forKey: "test.provider.states", default: false)
+        testProviderStatesSecret = reader.string(forKey: "test.provider.states.secret", isSecret: true)
+        metricsToken = reader.string(forKey: "metrics.token", isSecret: true)
         dailyWebhookSecret = reader.string(forKey: "daily.webhook.secret", isSecret: true)
         zoomWebhookSecret = reader.string(forKey: "zoom.webhook.secret", isSecret: true)
         bbbSecret = reader.string(forKey: "bbb.secret", isSecret: true)
@@ -133,6 +155,11 @@ public struct GatewayConfiguration: Sendable {
         bbbWebhookCallbackURL = reader.string(forKey: "bbb.webhook.callback.url")
         graphClientState = reader.string(forKey: "graph.client.state", isSecret: true)
         attendantJWTAudience = reader.string(forKey: "attendant.jwt.audience")
+        attendantJWTIssuer = reader.string(forKey: "attendant.jwt.issuer")
+        attendantTokenMaxLifetime = .seconds(
+            reader.int(
+                forKey: "attendant.token.max.lifetime.seconds",
+                default: Int(AttendantTokenRules.defaultMaximumLifetime.components.seconds)))
         sseHeartbeat = .seconds(max(1, reader.int(forKey: "sse.heartbeat.seconds", default: 15)))
         lobbyAttemptsPerAddress = max(1, reader.int(forKey: "lobby.attempts.per.address", default: 30))
         lobbyAttemptsPerLink = max(1, reader.int(forKey: "lobby.attempts.per.link", default: 10))
@@ -201,8 +228,24 @@ public struct GatewayConfiguration: Sendable {
             errors.append("OUTBOX_KEY must be the base64 of 32 bytes")
         }
         if smtpURL != nil && smtpFrom == nil { errors.append("SMTP_FROM must be set with SMTP_URL") }
-        if (contactCenterWebhookURL != nil || schedulerCallbackURL != nil) && webhookSigningSecret == nil {
-            errors.append("WEBHOOK_SIGNING_SECRET must be set with CONTACT_CENTER_WEBHOOK_URL or SCHEDULER_CALLBACK_URL")
+        errors += callbackSecretErrors()
+        errors += fixedValueErrors()
+        for key in schedulerAPIKeys.map(SchedulerKey.init) {
+            if !key.hasValidName {
+                errors.append("SCHEDULER_API_KEYS: a key's name (before ':') must be 1-64 of A-Z a-z 0-9 . _ -")
+            }
+            if key.key.utf8.count < SchedulerKey.minimumLength {
+                errors.append(
+                    "SCHEDULER_API_KEYS: every key must be at least \(SchedulerKey.minimumLength) characters long"
+                        + (key.name.map { " (the key named \($0) is not)" } ?? ""))
+            }
+        }
+        if let metricsToken, metricsToken.utf8.count < 32 { errors.append("METRICS_TOKEN must be at least 32 bytes long") }
+        if attendantJWKSFile != nil && (attendantJWTAudience == nil || attendantJWTIssuer == nil) {
+            errors.append("ATTENDANT_JWT_AUDIENCE and ATTENDANT_JWT_ISSUER must be set with ATTENDANT_JWKS_FILE")
+        }
+        if attendantTokenMaxLifetime < .seconds(60) {
+            errors.append("ATTENDANT_TOKEN_MAX_LIFETIME_SECONDS must be at least 60")
         }
         for (name, value) in [("SMTP_URL", smtpURL), ("CONTACT_CENTER_WEBHOOK_URL", contactCenterWebhookURL), ("SCHEDULER_CALLBACK_URL", schedulerCallbackURL)] {
             if let value, URL(string: value)?.scheme == nil { errors.append("\(name) must be an absolute URL") }
@@ -210,13 +253,12 @@ public struct GatewayConfiguration: Sendable {
         if testProviderStates && !["127.0.0.1", "::1", "localhost"].contains(httpHost) {
             errors.append("TEST_PROVIDER_STATES needs HTTP_HOST on loopback (127.0.0.1, ::1 or localhost)")
         }
+        if testProviderStates && (testProviderStatesSecret?.utf8.count ?? 0) < 32 {
+            errors.append("TEST_PROVIDER_STATES needs TEST_PROVIDER_STATES_SECRET of at least 32 bytes")
+        }
         errors += providerSettingErrors()
         if let simulatorFaults {
             do { _ = try SimulatorFaults(parsing: simulatorFaults) } catch { errors.append(error.description) }
-        }
-        if !["text", "json"].contains(logFormat) { errors.append("LOG_FORMAT must be text or json") }
-        if Logger.Level(rawValue: logLevel) == nil {
-            errors.append("LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if !(1...3650).contains(retentionDays) { errors.append("RETENTION_DAYS must be between 1 and 3650") }
         if !(1...1024).contains(jobConcurrency) { errors.append("JOB_CONCURRENCY must be between 1 and 1024") }
@@ -227,5 +269,58 @@ public struct GatewayConfiguration: Sendable {
 
     public var resolvedPublicBaseURL: String {
         publicBaseURL ?? "http://\(httpHost):\(httpPort)"
+    }
+}
+
+extension GatewayConfiguration {
+    /// Each receiver of signed events needs its own secret, at least 32 bytes, different from the other's.
+    func callbackSecretErrors() -> [String] {
+        var errors: [String] = []
+        if replacedWebhookSigningSecretIsSet {
+            errors.append(
+                "WEBHOOK_SIGNING_SECRET is no longer read: set SCHEDULER_CALLBACK_SECRET and CONTACT_CENTER_WEBHOOK_SECRET (one secret per receiver) and remove it"
+            )
+        }
+        let receivers = [
+            ("CONTACT_CENTER_WEBHOOK_URL", contactCenterWebhookURL, "CONTACT_CENTER_WEBHOOK_SECRET", contactCenterWebhookSecret),
+            ("SCHEDULER_CALLBACK_URL", schedulerCallbackURL, "SCHEDULER_CALLBACK_SECRET", schedulerCallbackSecret),
+        ]
+        for (urlKey, url, secretKey, secret) in receivers {
+            if url != nil && secret == nil { errors.append("\(secretKey) must be set with \(urlKey)") }
+            if let secret, secret.utf8.count < 32 { errors.append("\(secretKey) must be at least 32 bytes long") }
+        }
+        if let contactCenterWebhookSecret, let schedulerCallbackSecret,
+            SecureToken.constantTimeEquals(contactCenterWebhookSecret, schedulerCallbackSecret)
+        {
+            errors.append("CONTACT_CENTER_WEBHOOK_SECRET and SCHEDULER_CALLBACK_SECRET must differ")
+        }
+        return errors
+    }
+}
+
+extension GatewayConfiguration {
+    /// What attendant tokens must carry besides their signature.
+    public var attendantTokenRules: AttendantTokenRules {
+        AttendantTokenRules(
+            audience: attendantJWTAudience, issuer: attendantJWTIssuer, maximumLifetime: attendantTokenMaxLifetime)
+    }
+}
+
+extension GatewayConfiguration {
+    /// Settings with a fixed set of values: anything else stops the start, naming the key and the values.
+    func fixedValueErrors() -> [String] {
+        var errors: [String] = []
+        func check(_ key: String, _ value: String, _ allowed: [String]) {
+            if !allowed.contains(value) { errors.append("\(key) must be one of \(allowed.joined(separator: ", "))") }
+        }
+        let checksums = BigBlueButtonProvider.ChecksumAlgorithm.allCases.map(\.rawValue)
+        check("BBB_WEBHOOK_CHECKSUM", bbbWebhookChecksum, checksums)
+        check("DEFAULT_PROVIDER", defaultProvider, ProviderRegistry.knownNames.sorted())
+        check("LOG_LEVEL", logLevel, Logger.Level.allCases.map(\.rawValue))
+        check("LOG_FORMAT", logFormat, ["text", "json"])
+        for name in fallbackChannelNames {
+            check("FALLBACK_CHANNELS", name, FallbackChannel.allCases.map(\.rawValue))
+        }
+        return errors
     }
 }

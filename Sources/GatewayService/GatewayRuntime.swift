@@ -104,7 +104,7 @@ public final class GatewayRuntime: Sendable {
 
         let jwks = try configuration.attendantJWKSFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
         let verifier = try await AttendantTokenVerifier(
-            secret: configuration.attendantJWTSecret, jwksJSON: jwks, audience: configuration.attendantJWTAudience)
+            secret: configuration.attendantJWTSecret, jwksJSON: jwks, rules: configuration.attendantTokenRules)
         let router = buildGatewayRouter(
             GatewayHTTPDependencies(
                 sessions: sessions, publicBaseURL: configuration.resolvedPublicBaseURL,
@@ -113,7 +113,8 @@ public final class GatewayRuntime: Sendable {
                 heartbeat: configuration.sseHeartbeat,
                 lobbyLimits: .init(
                     perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink),
-                providerStatesClock: freezableClock, webhookSecrets: webhookSecrets(configuration)))
+                providerStatesClock: freezableClock, providerStatesSecret: configuration.testProviderStatesSecret,
+                webhookSecrets: webhookSecrets(configuration), metricsToken: configuration.metricsToken))
         // Services stop in the reverse order: event streams end, the HTTP server stops accepting and
         // drains, the worker finishes or hands back its jobs, and the built-in simulator goes last.
         services.append(worker)
@@ -156,8 +157,11 @@ public final class GatewayRuntime: Sendable {
         } else {
             logger.warning("SMTP_URL is not set: invitations and e-mail fallbacks will be recorded as not sent")
         }
-        if let secret = configuration.webhookSigningSecret {
-            channels.webhooks = SignedWebhookSender(transport: transport, secret: secret, clock: clock)
+        if let secret = configuration.contactCenterWebhookSecret {
+            channels.contactCenterWebhooks = SignedWebhookSender(transport: transport, secret: secret, clock: clock)
+        }
+        if let secret = configuration.schedulerCallbackSecret {
+            channels.schedulerWebhooks = SignedWebhookSender(transport: transport, secret: secret, clock: clock)
         }
         channels.contactCenterURL = configuration.contactCenterWebhookURL.flatMap(URL.init(string:))
         channels.schedulerCallbackURL = configuration.schedulerCallbackURL.flatMap(URL.init(string:))

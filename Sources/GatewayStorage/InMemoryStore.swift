@@ -10,7 +10,7 @@ public final class InMemoryStore: GatewayStore {
         var jobs: [Int64: Job] = [:]
         var leases: [Int64: Date] = [:]
         var nextJobID: Int64 = 1
-        var webhookReceipts: Set<String> = []
+        var webhookReceipts: [String: Date] = [:]
         var reportCounts: [ReportFigures.Key: [String: Int]] = [:]
     }
 
@@ -101,8 +101,16 @@ public final class InMemoryStore: GatewayStore {
         state.withLock { state in state.sessions.values.first { $0.session.room.providerRoomID == providerRoomID } }
     }
 
-    public func recordWebhookReceipt(provider: String, eventID: String, at date: Date) async throws -> Bool {
-        state.withLock { $0.webhookReceipts.insert("\(provider)|\(eventID)").inserted }
+    public func recordWebhookReceipt(provider: String, eventID: String, at date: Date, forgettingBefore cutoff: Date)
+        async throws -> Bool
+    {
+        state.withLock { state in
+            state.webhookReceipts = state.webhookReceipts.filter { $0.value >= cutoff }
+            let key = "\(provider)|\(eventID)"
+            guard state.webhookReceipts[key] == nil else { return false }
+            state.webhookReceipts[key] = date
+            return true
+        }
     }
 
     public func removeSession(_ bookingID: BookingID) async throws {

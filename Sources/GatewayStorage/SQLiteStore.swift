@@ -223,8 +223,12 @@ public final class SQLiteStore: GatewayStore {
             .first.map(decodeSession)
     }
 
-    public func recordWebhookReceipt(provider: String, eventID: String, at date: Date) async throws -> Bool {
+    public func recordWebhookReceipt(provider: String, eventID: String, at date: Date, forgettingBefore cutoff: Date)
+        async throws -> Bool
+    {
         try await transaction { connection in
+            _ = try await connection.query(
+                "DELETE FROM webhook_receipts WHERE received_at < ?", [.integer(Int(cutoff.millisecondsSince1970))])
             _ = try await connection.query(
                 "INSERT INTO webhook_receipts (provider, event_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [.text(provider), .text(eventID), .integer(Int(date.millisecondsSince1970))])

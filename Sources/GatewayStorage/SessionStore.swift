@@ -135,8 +135,10 @@ public protocol JobStore: Sendable {
 
 /// Remembers which provider webhook events were received, so that each is acted on once.
 public protocol WebhookReceiptStore: Sendable {
-    /// Records the event; `false` when it was already recorded (a redelivery).
-    func recordWebhookReceipt(provider: String, eventID: String, at date: Date) async throws -> Bool
+    /// Records the event and forgets receipts older than `cutoff`; `false` when it was already recorded
+    /// (a redelivery).
+    func recordWebhookReceipt(provider: String, eventID: String, at date: Date, forgettingBefore cutoff: Date)
+        async throws -> Bool
 }
 
 /// Schema management and health.

@@ -42,11 +42,12 @@ public protocol HTTPTransport: Sendable {
 }
 
 /// Foundation's URLSession, which on Linux is libcurl: the system's OpenSSL and proxy settings.
+/// Redirects are never followed: a 3xx comes back as the answer (see `ProviderHTTP.send`).
 public struct URLSessionTransport: HTTPTransport {
-    private let session: URLSession
+    private let session: RedirectRefusingSession
 
-    public init(session: URLSession = URLSession(configuration: .ephemeral)) {
-        self.session = session
+    public init() {
+        session = RedirectRefusingSession()
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {

@@ -9,10 +9,19 @@ struct ProviderHTTP: Sendable {
     let transport: any HTTPTransport
     let timeout: Duration
 
+    /// A redirect is never followed (it could carry the credential to another host): it is the typed,
+    /// permanent failure `provider_redirect`.
     func send(_ method: String, _ url: URL, headers: [String: String] = [:], body: Data? = nil) async throws
         -> HTTPResponse
     {
-        try await transport.send(HTTPRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
+        let response = try await transport.send(
+            HTTPRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
+        if (300..<400).contains(response.status) {
+            throw ProviderError.rejected(
+                code: "provider_redirect",
+                message: "\(provider) answered \(response.status) with a redirect, which is never followed")
+        }
+        return response
     }
 
     func json(_ value: some Encodable) throws -> Data {

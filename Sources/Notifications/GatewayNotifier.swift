@@ -9,18 +9,22 @@ public struct GatewayNotifier: Notifier {
     public struct Channels: Sendable {
         public var mail: (any MailTransport)?
         public var mailFrom: MailAddress?
-        public var webhooks: SignedWebhookSender?
+        /// Each receiver has its own signing secret, so neither can forge the other's events.
+        public var contactCenterWebhooks: SignedWebhookSender?
         public var contactCenterURL: URL?
+        public var schedulerWebhooks: SignedWebhookSender?
         public var schedulerCallbackURL: URL?
 
         public init(
-            mail: (any MailTransport)? = nil, mailFrom: MailAddress? = nil, webhooks: SignedWebhookSender? = nil,
-            contactCenterURL: URL? = nil, schedulerCallbackURL: URL? = nil
+            mail: (any MailTransport)? = nil, mailFrom: MailAddress? = nil,
+            contactCenterWebhooks: SignedWebhookSender? = nil, contactCenterURL: URL? = nil,
+            schedulerWebhooks: SignedWebhookSender? = nil, schedulerCallbackURL: URL? = nil
         ) {
             self.mail = mail
             self.mailFrom = mailFrom
-            self.webhooks = webhooks
+            self.contactCenterWebhooks = contactCenterWebhooks
             self.contactCenterURL = contactCenterURL
+            self.schedulerWebhooks = schedulerWebhooks
             self.schedulerCallbackURL = schedulerCallbackURL
         }
     }
@@ -59,7 +63,7 @@ public struct GatewayNotifier: Notifier {
         case .email:
             try await sendMail(.late, context(for: session, validationCode: nil), kind: "fallback-email", attachments: [])
         case .phone:
-            guard let webhooks = channels.webhooks, let url = channels.contactCenterURL else {
+            guard let webhooks = channels.contactCenterWebhooks, let url = channels.contactCenterURL else {
                 throw NotificationError.notConfigured("CONTACT_CENTER_WEBHOOK_URL is not set")
             }
             guard let phone = session.booking.citizen.phone else {
@@ -79,7 +83,7 @@ public struct GatewayNotifier: Notifier {
     }
 
     public func notifyScheduler(_ event: SchedulerEvent, about session: Session) async throws {
-        guard let webhooks = channels.webhooks, let url = channels.schedulerCallbackURL else {
+        guard let webhooks = channels.schedulerWebhooks, let url = channels.schedulerCallbackURL else {
             logger.debug("no scheduler callback URL; event not sent", metadata: ["event": "\(event.rawValue)"])
             return
         }
@@ -104,6 +108,10 @@ public struct GatewayNotifier: Notifier {
         }
         let citizen = context.session.booking.citizen
         guard let address = citizen.email else { throw NotificationError.missingContact("the citizen has no e-mail") }
+        // Checked again here for records stored before the rule: nothing else may reach `RCPT TO`.
+        guard EmailAddressRule.isValid(address) else {
+            throw NotificationError.permanent("the citizen's e-mail address is not an accepted address")
+        }
         let rendered = MailTemplates.render(kind, context)
         let message = MailMessage(
             from: from, to: MailAddress(address: address, name: citizen.name), subject: rendered.subject,

@@ -11,10 +11,15 @@ public struct MailAddress: Sendable, Equatable {
         self.name = name.map(MailHeader.singleLine)
     }
 
-    /// `"Display Name" <address>` with the name RFC 2047-encoded when it is not ASCII.
+    /// `"Display Name" <address>`: printable ASCII names are a quoted string (with `"` and `\` as
+    /// quoted pairs, so commas and angle brackets inside are only text); other names, and names that
+    /// look like encoded words, are RFC 2047 encoded words. No display name can add a recipient.
     var headerValue: String {
         guard let name, !name.isEmpty else { return "<\(address)>" }
-        let display = name.allSatisfy { $0.isASCII && $0 != "\"" && $0 != "\\" } ? "\"\(name)\"" : MailHeader.encodedWord(name)
+        let printable = name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7f }
+        let display =
+            printable && !name.contains("=?")
+            ? MailHeader.quotedString(name) : MailHeader.encodedWord(name, always: true)
         return "\(display) <\(address)>"
     }
 
@@ -118,8 +123,16 @@ enum MailHeader {
     }
 
     /// RFC 2047 `=?UTF-8?B?…?=` words (folded), or the text as is when it is printable ASCII.
-    static func encodedWord(_ text: String) -> String {
-        if text.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f }) && !text.contains("=?") {
+    /// An RFC 5322 quoted string: `"` and `\` escaped as quoted pairs.
+    static func quotedString(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    /// With `always`, printable ASCII is encoded too (for a display name that must stay one phrase).
+    static func encodedWord(_ text: String, always: Bool = false) -> String {
+        if !always && text.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f })
+            && !text.contains("=?")
+        {
             return text
         }
         var words: [String] = []

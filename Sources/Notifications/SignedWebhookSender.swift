@@ -61,6 +61,11 @@ public struct SignedWebhookSender: Sendable {
         switch response.status {
         case 200..<300:
             return
+        case 300..<400:
+            // Never followed: the receiver is configured by its exact URL, and a redirect could take the
+            // signed event elsewhere.
+            throw NotificationError.redirected(
+                "webhook: \(url.host ?? "host") answered \(response.status) with a redirect, which is never followed")
         case 408, 429, 500..<600:
             throw NotificationError.temporary("webhook: \(url.host ?? "host") answered \(response.status)")
         default:

@@ -26,6 +26,8 @@ public enum NotificationError: DeliveryFailure, Equatable {
     case permanent(String)
     /// Personal data needed for the message was erased or never given.
     case missingContact(String)
+    /// The receiver answered with a redirect, which is never followed.
+    case redirected(String)
 
     public var isRetryable: Bool {
         if case .temporary = self { return true }
@@ -38,12 +40,14 @@ public enum NotificationError: DeliveryFailure, Equatable {
         case .temporary: "delivery_failed"
         case .permanent: "delivery_refused"
         case .missingContact: "missing_contact"
+        case .redirected: "webhook_redirect"
         }
     }
 
     public var message: String {
         switch self {
-        case .notConfigured(let text), .temporary(let text), .permanent(let text), .missingContact(let text): text
+        case .notConfigured(let text), .temporary(let text), .permanent(let text), .missingContact(let text),
+            .redirected(let text): text
         }
     }
 }

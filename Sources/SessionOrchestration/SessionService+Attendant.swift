@@ -108,6 +108,9 @@ extension SessionService {
             .ended(outcome, by: .attendant(id: attendant.id)), for: bookingID, by: .attendant(id: attendant.id))
     }
 
+    /// Messages one session can hold; each is kept with the session and sent to every lobby stream.
+    public static let maximumMessagesPerSession = 100
+
     /// Shows a message to the waiting citizen.
     public func postMessage(_ text: String, to bookingID: BookingID, by attendant: AttendantIdentity) async throws -> LobbyMessage {
         for _ in 0..<5 {
@@ -116,6 +119,9 @@ extension SessionService {
             var session = stored.session
             guard !session.state.isTerminal else {
                 throw SessionCommandError.refused(SessionTransitionRefusal(.sessionClosed, state: session.state))
+            }
+            guard session.lobby.messages.count < Self.maximumMessagesPerSession else {
+                throw SessionCommandError.messageLimitReached(Self.maximumMessagesPerSession)
             }
             let message = LobbyMessage(id: "m\(session.lobby.messages.count + 1)", text: text, at: clock.now)
             session.lobby.messages.append(message)

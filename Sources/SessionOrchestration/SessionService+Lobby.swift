@@ -37,7 +37,7 @@ extension SessionService {
             guard now >= opensAt else { return .tooEarly(opensAt: opensAt) }
             guard now < session.booking.endsAt || session.state == .inProgress else { return .closed }
 
-            guard credentials.codeHash.matches(code) else {
+            guard codeHasher.matches(code, credentials.codeHash) else {
                 credentials.failedAttempts += 1
                 let isLocked = credentials.failedAttempts >= Self.maximumCodeAttempts
                 if isLocked {

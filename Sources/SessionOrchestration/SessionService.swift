@@ -29,6 +29,8 @@ public enum SessionCommandError: Error, Equatable, Sendable {
     case roomNotReady(BookingID)
     /// The citizen gave no contact data for this channel.
     case missingContact(FallbackChannel)
+    /// The session already holds the most messages it may.
+    case messageLimitReached(Int)
 }
 
 /// Carries out commands and events on sessions: runs the state machine, then stores the new session, its
@@ -40,6 +42,8 @@ public struct SessionService: Sendable {
     public let providers: ProviderRegistry
     /// Seals the validation code into the invitation job until the e-mail is sent.
     public let sealer: PayloadSealer
+    /// Hashes validation codes with a key derived from the sealer's, which the database never holds.
+    public let codeHasher: AccessCodeHasher
     /// Live events for the SSE streams of citizens and attendants.
     public let liveEvents: LiveEventBus
     private let onJobsEnqueued: @Sendable () -> Void
@@ -54,6 +58,7 @@ public struct SessionService: Sendable {
         self.machine = machine
         self.providers = providers
         self.sealer = sealer
+        codeHasher = AccessCodeHasher(key: sealer.derivedKey(for: "validation-code-hash"))
         self.liveEvents = liveEvents
         self.onJobsEnqueued = onJobsEnqueued
     }
@@ -64,7 +69,9 @@ public struct SessionService: Sendable {
     func wakeWorker() { onJobsEnqueued() }
 
     /// Creates the booking's session, or updates it; the same booking again changes nothing.
-    public func put(_ booking: Booking, for bookingID: BookingID) async throws -> BookingPutResult {
+    public func put(_ booking: Booking, for bookingID: BookingID, by actor: SessionActor = .scheduler) async throws
+        -> BookingPutResult
+    {
         guard ProviderRegistry.knownNames.contains(booking.provider) else {
             throw SessionCommandError.unknownProvider(booking.provider)
         }
@@ -76,20 +83,20 @@ public struct SessionService: Sendable {
                 if stored.session.booking == booking { return .unchanged(stored.session) }
                 do {
                     var companionCodes: [String: String] = [:]
-                    let session = try await apply(.bookingUpdated(booking), to: stored, by: .scheduler) { session in
-                        companionCodes = session.issueCompanionAccess()
+                    let session = try await apply(.bookingUpdated(booking), to: stored, by: actor) { session in
+                        companionCodes = session.issueCompanionAccess(using: codeHasher)
                     }
                     return .updated(session, companionCodes: companionCodes)
                 } catch StoreError.versionConflict {
                     continue
                 }
             }
-            let (credentials, code) = AccessCredentials.issue()
+            let (credentials, code) = AccessCredentials.issue(using: codeHasher)
             let now = clock.now
             var transition = machine.create(bookingID: bookingID, booking: booking, access: credentials, at: now)
-            let companionCodes = transition.session.issueCompanionAccess()
+            let companionCodes = transition.session.issueCompanionAccess(using: codeHasher)
             let audit = AuditRecord(
-                bookingID: bookingID, at: now, actor: .scheduler, event: "created", fromState: nil,
+                bookingID: bookingID, at: now, actor: actor, event: "created", fromState: nil,
                 toState: transition.session.state)
             do {
                 let stored = try await store.apply(
@@ -113,7 +120,9 @@ public struct SessionService: Sendable {
     }
 
     /// Replaces the validation code; returns the session and the new plain code, shown this once.
-    public func rotateAccessCode(for bookingID: BookingID) async throws -> (Session, code: String) {
+    public func rotateAccessCode(for bookingID: BookingID, by actor: SessionActor = .scheduler) async throws
+        -> (Session, code: String)
+    {
         for _ in 0..<5 {
             guard let stored = try await store.session(for: bookingID) else {
                 throw SessionCommandError.notFound(bookingID)
@@ -124,12 +133,12 @@ public struct SessionService: Sendable {
             }
             let code = AccessCode.make()
             var session = stored.session
-            session.access.codeHash = AccessCodeHash(hashing: code)
+            session.access.codeHash = codeHasher.hash(code)
             session.access.failedAttempts = 0
             session.access.lockedUntil = nil
             session.updatedAt = clock.now
             let audit = AuditRecord(
-                bookingID: bookingID, at: session.updatedAt, actor: .scheduler, event: "access_code_rotated",
+                bookingID: bookingID, at: session.updatedAt, actor: actor, event: "access_code_rotated",
                 fromState: state, toState: state)
             do {
                 let saved = try await store.apply(

@@ -76,7 +76,9 @@ struct Token: AsyncParsableCommand {
         @Option(help: "Comma-separated services the attendant serves.") var services: String
         @Option(help: "Display name.") var name: String?
         @Option(help: "Comma-separated roles: attendant, supervisor.") var roles: String = "attendant"
-        @Option(help: "Validity in hours.") var validForHours: Int = 12
+        @Option(help: "Validity in hours (at most ATTENDANT_TOKEN_MAX_LIFETIME_SECONDS).") var validForHours: Int = 12
+        @Option(help: "The token's aud (default: ATTENDANT_JWT_AUDIENCE).") var audience: String?
+        @Option(help: "The token's iss (default: ATTENDANT_JWT_ISSUER).") var issuer: String?
         @Argument(parsing: .allUnrecognized, help: "Settings as options, e.g. --attendant-jwt-secret S")
         var settings: [String] = []
 
@@ -85,7 +87,7 @@ struct Token: AsyncParsableCommand {
             print(
                 try await GatewayCommands.attendantToken(
                     arguments: ["gateway"] + settings, id: id, name: name, services: split(services),
-                    roles: split(roles), validFor: .seconds(validForHours * 3600)))
+                    roles: split(roles), validFor: .seconds(validForHours * 3600), audience: audience, issuer: issuer))
         }
     }
 }

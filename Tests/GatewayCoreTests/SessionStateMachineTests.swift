@@ -21,7 +21,7 @@ enum Slot {
 
     static func session(_ state: SessionState, room: RoomStatus = .ready) -> Session {
         var session = Session(
-            bookingID: BookingID("B-1")!, booking: booking(), access: AccessCredentials.issue().0,
+            bookingID: BookingID("B-1")!, booking: booking(), access: AccessCredentials.issue(using: .random()).0,
             createdAt: beforeWindow)
         session.state = state
         session.room.status = room
@@ -188,7 +188,7 @@ struct SessionStateMachineTests {
     func creation() {
         let booking = Slot.booking()
         let transition = machine.create(
-            bookingID: BookingID("B-1")!, booking: booking, access: AccessCredentials.issue().0, at: Slot.beforeWindow)
+            bookingID: BookingID("B-1")!, booking: booking, access: AccessCredentials.issue(using: .random()).0, at: Slot.beforeWindow)
         #expect(transition.session.state == .scheduled)
         #expect(transition.session.room.status == .pending)
         #expect(transition.session.generation == 1)

@@ -14,15 +14,34 @@ struct ValueTests {
         #expect((BookingID(raw) != nil) == valid)
     }
 
-    @Test("A validation code has six digits and is kept only as a salted hash")
+    @Test("E-mail addresses are a strict RFC 5321 subset", arguments: [
+        ("maria@example.pt", true), ("maria.joao+video@seg-social.example.pt", true), ("o'neil@example.ie", true),
+        ("maria@example.pt>,<postmaster", false), ("maria%evil.example@relay.example", false),
+        ("\"maria\"@example.pt", false), ("maria joao@example.pt", false), ("maria@example", false),
+        ("maria@-example.pt", false), ("maria@example..pt", false), (".maria@example.pt", false),
+        ("maria..joao@example.pt", false), ("maria@[127.0.0.1]", false), ("maria(x)@example.pt", false),
+        ("maria;x@example.pt", false), ("maria\\x@example.pt", false), ("maria@exa_mple.pt", false),
+        ("maría@example.pt", false), ("maria@example.pt\r\nRCPT TO:<x@evil.example>", false),
+        (String(repeating: "a", count: 65) + "@example.pt", false), ("@example.pt", false), ("maria@", false),
+    ])
+    func emailAddresses(_ raw: String, _ valid: Bool) {
+        #expect(EmailAddressRule.isValid(raw) == valid)
+    }
+
+    @Test("A validation code has six digits and is kept only as a keyed hash (HMAC with a server key)")
     func accessCode() {
         let code = AccessCode.make()
         #expect(code.count == 6 && code.allSatisfy(\.isNumber))
-        let hash = AccessCodeHash(hashing: code)
-        #expect(hash.matches(code))
-        #expect(!hash.matches(code == "000000" ? "000001" : "000000"))
+        let hasher = AccessCodeHasher.random()
+        let hash = hasher.hash(code)
+        #expect(hasher.matches(code, hash))
+        #expect(!hasher.matches(code == "000000" ? "000001" : "000000", hash))
         #expect(!hash.hash.contains(code))
-        #expect(AccessCodeHash(hashing: code).salt != hash.salt)
+        #expect(hasher.hash(code).salt != hash.salt)
+        #expect(hash.scheme == "hmac-sha256")
+        // Without the server key, every one of the 10^6 codes is searched in vain.
+        #expect(!AccessCodeHasher.random().matches(code, hash))
+        #expect(hasher.hash(code).generationMark != hash.generationMark)
     }
 
     @Test("Tokens carry at least 128 random bits")

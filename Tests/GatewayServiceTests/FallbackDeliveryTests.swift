@@ -29,7 +29,7 @@ struct FallbackDeliveryTests {
             citizen: Citizen(name: "Maria", email: "maria@example.pt"), notifyCitizen: false)
         booking.attendantID = "a-17"
         // The simulator is not configured here: provision fails, so store the session directly.
-        let (credentials, _) = AccessCredentials.issue()
+        let (credentials, _) = AccessCredentials.issue(using: .random())
         var session = Session(bookingID: id, booking: booking, access: credentials, createdAt: gateway.clock.now)
         session.room.status = .ready
         try await gateway.store.apply(

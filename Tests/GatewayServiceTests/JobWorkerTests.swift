@@ -43,7 +43,7 @@ struct JobWorkerTests {
             endsAt: gateway.clock.now + .seconds(2400), provider: "simulator",
             citizen: Citizen(name: "Maria", email: "maria@example.pt"), notifyCitizen: false)
         var session = Session(
-            bookingID: bookingID, booking: booking, access: AccessCredentials.issue().0, createdAt: gateway.clock.now)
+            bookingID: bookingID, booking: booking, access: AccessCredentials.issue(using: .random()).0, createdAt: gateway.clock.now)
         session.room.status = .ready
         try await gateway.store.apply(
             SessionChange(

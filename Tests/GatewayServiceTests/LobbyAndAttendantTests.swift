@@ -298,7 +298,7 @@ struct LiveEventBusTests {
                 booking: Booking(
                     service: "s", startsAt: Date(), endsAt: Date().addingTimeInterval(60), provider: "simulator",
                     citizen: Citizen(name: "x", email: "x@example.pt")),
-                access: AccessCredentials.issue().0, createdAt: Date())
+                access: AccessCredentials.issue(using: .random()).0, createdAt: Date())
         }
         let live = bus.subscribe(after: nil) { $0.bookingID.rawValue == "B-1" && $0.audience == .citizen }
         bus.publish("state", to: .citizen, about: sessions[0], data: ["state": .string("waiting")])

@@ -32,8 +32,8 @@ struct ProviderWebhookTests {
             bookingID: BookingID("B-1")!,
             booking: Booking(
                 service: "prestacoes-familiares", startsAt: gateway.clock.now, endsAt: gateway.clock.now + .seconds(1800),
-                provider: "simulator", citizen: Citizen(name: "Maria", email: "m@example.pt")),
-            access: AccessCredentials.issue().0, createdAt: gateway.clock.now)
+                provider: "daily", citizen: Citizen(name: "Maria", email: "m@example.pt")),
+            access: AccessCredentials.issue(using: .random()).0, createdAt: gateway.clock.now)
         session.state = .inProgress
         session.room = Room(status: .ready, recording: .disabled, providerRoomID: "vg-room-1")
         try await gateway.store.apply(SessionChange(session: session, expectedVersion: nil))

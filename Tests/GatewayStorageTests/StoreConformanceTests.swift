@@ -37,7 +37,7 @@ enum Fixture {
             booking: Booking(
                 service: service, startsAt: startsAt, endsAt: startsAt + .seconds(1800), provider: "simulator",
                 citizen: Citizen(name: "Maria Sousa", email: "maria@example.pt")),
-            access: AccessCredentials.issue().0, createdAt: now)
+            access: AccessCredentials.issue(using: .random()).0, createdAt: now)
     }
 
     static func job(_ id: String, _ kind: JobKind, generation: Int = 1, dueAt: Date = now) -> JobRequest {
@@ -100,6 +100,23 @@ struct StoreConformanceTests {
         ]
         try await store.apply(SessionChange(session: session, expectedVersion: nil, audit: records))
         #expect(try await store.auditTrail(for: session.bookingID) == records)
+    }
+
+    @Test("A webhook receipt is recognised inside the replay window and forgotten after it", arguments: StoreKind.allCases)
+    func webhookReceipts(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let window: TimeInterval = 600
+        func record(_ id: String, at date: Date) async throws -> Bool {
+            try await store.recordWebhookReceipt(
+                provider: "daily", eventID: id, at: date, forgettingBefore: date.addingTimeInterval(-window))
+        }
+        #expect(try await record("evt-1", at: Fixture.now))
+        #expect(try await !record("evt-1", at: Fixture.now.addingTimeInterval(window - 1)))
+        #expect(try await store.recordWebhookReceipt(
+            provider: "zoom", eventID: "evt-1", at: Fixture.now, forgettingBefore: Fixture.now.addingTimeInterval(-window)))
+        // Past the window the receipt is gone (a replay that old is refused as stale before it gets here).
+        #expect(try await record("evt-2", at: Fixture.now.addingTimeInterval(window + 1)))
+        #expect(try await record("evt-1", at: Fixture.now.addingTimeInterval(window + 2)))
     }
 
     @Test("The list filters by time, service and state and pages with a cursor", arguments: StoreKind.allCases)

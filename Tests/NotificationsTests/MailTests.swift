@@ -18,7 +18,7 @@ enum Sample {
                 citizen: Citizen(name: name, email: "maria@example.pt", phone: "+351912345678", locale: locale)),
             access: AccessCredentials(
                 joinToken: "join-token-0123456789", cancelToken: "cancel-token-0123456789",
-                codeHash: AccessCodeHash(hashing: "123456")),
+                codeHash: AccessCodeHasher.random().hash("123456")),
             createdAt: start - .seconds(86400))
     }
 
@@ -87,6 +87,42 @@ struct MailTests {
         let parsed = ParsedMail(message.rendered())
         #expect(!parsed.headers.contains { $0.lowercased().hasPrefix("bcc:") })
         #expect(parsed.headers.filter { $0.hasPrefix("To:") }.count == 1)
+    }
+
+    @Test(
+        "A display name with quotes, commas or angle brackets stays one phrase: one recipient",
+        arguments: [
+            "\"Attacker\" <attacker@evil.example>, \"Maria\"", "Maria <attacker@evil.example>, Rui",
+            "Maria\\\" <attacker@evil.example>", "=?UTF-8?B?QQ==?= <attacker@evil.example>,", "Maria, Sousa",
+        ])
+    func displayNameInjection(_ name: String) throws {
+        let message = MailMessage(
+            from: MailAddress(address: "noreply@example.pt"), to: MailAddress(address: "maria@example.pt", name: name),
+            subject: "s", messageID: "m@example.pt", date: Sample.december, text: "t", html: "h")
+        let to = try #require(ParsedMail(message.rendered()).header("To"))
+        #expect(to.hasSuffix(" <maria@example.pt>"))
+        let display = String(to.dropFirst("To: ".count).dropLast(" <maria@example.pt>".count))
+        #expect(Self.isQuotedString(display) || Self.isEncodedWords(display), "\(display)")
+    }
+
+    /// `"…"` whose inner `"` and `\` are all quoted pairs.
+    static func isQuotedString(_ text: String) -> Bool {
+        guard text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") else { return false }
+        var escaped = false
+        for character in text.dropFirst().dropLast() {
+            if escaped {
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else if character == "\"" {
+                return false
+            }
+        }
+        return !escaped
+    }
+
+    static func isEncodedWords(_ text: String) -> Bool {
+        text.split(separator: " ").allSatisfy { $0.hasPrefix("=?UTF-8?B?") && $0.hasSuffix("?=") }
     }
 
     @Test("The invitation carries the link, the code, the cancel link, Lisbon time and an .ics")

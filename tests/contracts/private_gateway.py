@@ -13,6 +13,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BINARY = pathlib.Path(os.environ["GATEWAY_BINARY"]) if os.environ.get("GATEWAY_BINARY") else ROOT / ".build" / "debug" / "gateway"
 BUILD = BINARY.parent
 BUNDLE = "video-session-gateway_GatewayHTTP.resources"
+# POST /_test/provider-states answers only with this secret in its header (TEST_PROVIDER_STATES_SECRET).
+PROVIDER_STATES_SECRET = "contract-tests-provider-states-secret-0123456789"
+PROVIDER_STATES_HEADER = {"Test-Provider-States-Secret": PROVIDER_STATES_SECRET}
 
 
 def e2e_helpers(binary, module_name):

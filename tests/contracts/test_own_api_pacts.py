@@ -38,7 +38,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from private_gateway import e2e_helpers, private_copy  # noqa: E402
+from private_gateway import PROVIDER_STATES_HEADER, PROVIDER_STATES_SECRET, e2e_helpers, private_copy  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACTS = ROOT / "Fixtures" / "pacts"
@@ -47,7 +47,7 @@ OPENAPI = ROOT / "openapi.yaml"
 
 CONSUMERS = ["scheduler", "attendant-console", "citizen-page"]
 FILES = [f"{c}-video-gateway.json" for c in CONSUMERS]
-SCHEDULER_KEY = "contract-scheduler-key"
+SCHEDULER_KEY = "contract-scheduler-key-0123456789abcdef"
 ATTENDANT_SECRET = "contract-tests-attendant-secret-0123456789"
 
 # What POST /_test/provider-states understands (Sources/GatewayHTTP/ProviderStateRoutes.swift); unknown keys are
@@ -424,8 +424,12 @@ def gateway(tmp_path_factory, private_binary):
     helpers = e2e_helpers(private_binary, "_own_api_pacts_e2e")
     instance = helpers.Gateway(tmp_path_factory.mktemp("gateway"), env={
         "TEST_PROVIDER_STATES": "true",
+        "TEST_PROVIDER_STATES_SECRET": PROVIDER_STATES_SECRET,
         "SCHEDULER_API_KEYS": SCHEDULER_KEY,
         "ATTENDANT_JWT_SECRET": ATTENDANT_SECRET,
+        # The contract's attendant tokens are fixed in the pact files, so they are issued for decades:
+        # only this contract gateway raises the lifetime cap (12 h by default) to let them through.
+        "ATTENDANT_TOKEN_MAX_LIFETIME_SECONDS": "2600000000",
         "LOG_LEVEL": "warning",
     })
     for name in ("SMTP_URL", "SMTP_FROM", "CONTACT_CENTER_WEBHOOK_URL", "SCHEDULER_CALLBACK_URL", "DEFAULT_PROVIDER",
@@ -446,6 +450,7 @@ def test_pact_verifier_verifies_every_interaction_against_the_gateway(gateway, t
                "--provider-name", "video-gateway",
                # the state goes as a JSON body {"state", "params", "action"} (the default; not --state-change-as-query)
                "--state-change-url", f"{gateway.base}/_test/provider-states",
+               "--header", f"Test-Provider-States-Secret={PROVIDER_STATES_SECRET}",
                "--request-timeout", "10000", "--no-colour", "--json", str(report)]
     for name in FILES:
         command += ["--file", str(PACTS / name)]
@@ -479,7 +484,7 @@ def test_the_gateways_own_answers_fit_openapi(gateway):
         for name, i in all_interactions():
             for s in i.get("providerStates") or []:
                 r = client.post("/_test/provider-states", json={"state": s["name"], "params": s.get("params") or {},
-                                                                "action": "setup"})
+                                                                "action": "setup"}, headers=PROVIDER_STATES_HEADER)
                 assert r.status_code == 200, (i["key"], r.text)
             request = i["request"]
             headers = {k: v[0] for k, v in (request.get("headers") or {}).items()}

@@ -39,11 +39,11 @@ from aiosmtpd.controller import Controller
 from httpx_sse import connect_sse
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from private_gateway import e2e_helpers, private_copy  # noqa: E402
+from private_gateway import PROVIDER_STATES_HEADER, PROVIDER_STATES_SECRET, e2e_helpers, private_copy  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SSE = ROOT / "Fixtures" / "sse"
-SCHEDULER_KEY = "contract-scheduler-key"
+SCHEDULER_KEY = "contract-scheduler-key-0123456789abcdef"
 ATTENDANT_SECRET = "contract-tests-attendant-secret-0123456789"
 
 PLACEHOLDERS = {
@@ -163,7 +163,8 @@ def attendant_jwt(helpers):
 
 def start_gateway(helpers, workdir, **env):
     gateway = helpers.Gateway(workdir, env={
-        "TEST_PROVIDER_STATES": "true", "SCHEDULER_API_KEYS": SCHEDULER_KEY, "ATTENDANT_JWT_SECRET": ATTENDANT_SECRET,
+        "TEST_PROVIDER_STATES": "true", "TEST_PROVIDER_STATES_SECRET": PROVIDER_STATES_SECRET,
+        "SCHEDULER_API_KEYS": SCHEDULER_KEY, "ATTENDANT_JWT_SECRET": ATTENDANT_SECRET,
         "LOG_LEVEL": "warning", **env})
     for name in ("CONTACT_CENTER_WEBHOOK_URL", "SCHEDULER_CALLBACK_URL", "DEFAULT_PROVIDER", "HTTP_HOST",
                  *(() if "SMTP_URL" in env else ("SMTP_URL", "SMTP_FROM"))):
@@ -236,7 +237,7 @@ def test_citizen_stream_matches_the_transcript(helpers, attendant_jwt, tmp_path)
             seeded = client.post("/_test/provider-states", json={
                 "state": f"the citizen of {booking} is waiting; access token {join_token}, code {code}",
                 "params": {"session": {"bookingId": booking, "state": "waiting", "joinToken": join_token, "code": code}},
-                "action": "setup"})
+                "action": "setup"}, headers=PROVIDER_STATES_HEADER)
             assert seeded.status_code == 200, seeded.text
             entered = client.post(f"/v1/lobby/{join_token}/enter", json={"code": code})
             assert entered.status_code == 200, entered.text

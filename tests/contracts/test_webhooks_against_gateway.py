@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from conftest import Gateway  # noqa: E402
 
 PACTS = ROOT / "Fixtures" / "pacts"
+PROVIDER_STATES_SECRET = "webhook-contract-provider-states-secret-0123"
 FILES = [f"{p}-webhooks-video-gateway.json" for p in ("daily", "zoom", "bigbluebutton", "msgraph")]
 
 
@@ -32,6 +33,7 @@ def test_webhook_pacts_pass_against_the_gateway(tmp_path):
     values = secrets()
     gateway = Gateway(tmp_path, env={
         "TEST_PROVIDER_STATES": "true",
+        "TEST_PROVIDER_STATES_SECRET": PROVIDER_STATES_SECRET,
         "DAILY_WEBHOOK_SECRET": values["daily"]["hmac"],
         "ZOOM_WEBHOOK_SECRET": values["zoom"]["secretToken"],
         "BBB_SECRET": values["bigbluebutton"]["sharedSecret"],
@@ -41,7 +43,8 @@ def test_webhook_pacts_pass_against_the_gateway(tmp_path):
     }).start()
     try:
         command = [pact, "verifier", "--hostname", "127.0.0.1", "--port", str(gateway.port),
-                   "--state-change-url", f"{gateway.base}/_test/provider-states"]
+                   "--state-change-url", f"{gateway.base}/_test/provider-states",
+                   "--header", f"Test-Provider-States-Secret={PROVIDER_STATES_SECRET}"]
         for name in FILES:
             command += ["--file", str(PACTS / name)]
         result = subprocess.run(command, capture_output=True, text=True, timeout=180,

@@ -107,7 +107,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 
-WEBHOOK_SECRET = "webhook-signing-secret-for-tests"
+# One secret per receiver: the receiver below accepts each path's events only with its own secret.
+RECEIVER_SECRETS = {
+    "/contact-centre": "contact-centre-webhook-secret-for-tests",
+    "/scheduler": "scheduler-callback-secret-for-tests",
+}
 
 
 class SinkHandler:
@@ -174,7 +178,8 @@ def webhook_receiver():
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             signature = self.headers.get("Gateway-Signature", "")
             fields = dict(part.split("=", 1) for part in signature.split(",") if "=" in part)
-            expected = hmac.new(WEBHOOK_SECRET.encode(), f"{fields.get('t', '')}.".encode() + body, hashlib.sha256).hexdigest()
+            secret = RECEIVER_SECRETS.get(self.path, "")
+            expected = hmac.new(secret.encode(), f"{fields.get('t', '')}.".encode() + body, hashlib.sha256).hexdigest()
             if not hmac.compare_digest(expected, fields.get("v1", "")):
                 with receiver.lock:
                     receiver.rejected += 1
@@ -205,7 +210,8 @@ def notification_env(smtp_sink, webhook_receiver, grace=2):
         "SMTP_FROM": "noreply@seg-social.example.pt",
         "CONTACT_CENTER_WEBHOOK_URL": f"{webhook_receiver.base}/contact-centre",
         "SCHEDULER_CALLBACK_URL": f"{webhook_receiver.base}/scheduler",
-        "WEBHOOK_SIGNING_SECRET": WEBHOOK_SECRET,
+        "CONTACT_CENTER_WEBHOOK_SECRET": RECEIVER_SECRETS["/contact-centre"],
+        "SCHEDULER_CALLBACK_SECRET": RECEIVER_SECRETS["/scheduler"],
         "PUBLIC_BASE_URL": "https://video.seg-social.example.pt",
         "JOB_LEASE_SECONDS": "2",
     }
