@@ -43,7 +43,7 @@ def booking(values, start):
 def freeze(gateway, moment):
     status, _ = request("POST", f"{gateway.base}/_test/provider-states",
                         body={"state": "clock", "params": {"now": iso(moment)}},
-                        headers={"X-Test-Provider-States-Secret": STATES_SECRET})
+                        headers={"Test-Provider-States-Secret": STATES_SECRET})
     assert status == 200
 
 

@@ -37,7 +37,7 @@ _spec.loader.exec_module(e2e)
 BINARY = e2e.BINARY
 Gateway = e2e.Gateway
 free_port = e2e.free_port
-WEBHOOK_SECRET = e2e.WEBHOOK_SECRET
+RECEIVER_SECRETS = e2e.RECEIVER_SECRETS  # one secret per receiver path
 
 from fault_proxy import FaultProxy  # noqa: E402,F401  (re-exported for the tests)
 
@@ -167,7 +167,8 @@ class WebhookReceiver:
                     return  # a truncated request (a reset on the way): nothing was received
                 signature = self.headers.get("Gateway-Signature", "")
                 fields = dict(part.split("=", 1) for part in signature.split(",") if "=" in part)
-                expected = hmac.new(WEBHOOK_SECRET.encode(), f"{fields.get('t', '')}.".encode() + body,
+                secret = RECEIVER_SECRETS.get(self.path, "")
+                expected = hmac.new(secret.encode(), f"{fields.get('t', '')}.".encode() + body,
                                     hashlib.sha256).hexdigest()
                 if not hmac.compare_digest(expected, fields.get("v1", "")):
                     with receiver.lock:
@@ -211,12 +212,12 @@ def gateway_env(smtp_url=None, contact_centre_url=None, scheduler_url=None, grac
            "LOBBY_ATTEMPTS_PER_ADDRESS": "100000", "LOBBY_ATTEMPTS_PER_LINK": "1000"}
     if smtp_url:
         env.update({"SMTP_URL": smtp_url, "SMTP_FROM": "noreply@seg-social.example.pt"})
-    if contact_centre_url or scheduler_url:
-        env["WEBHOOK_SIGNING_SECRET"] = WEBHOOK_SECRET
     if contact_centre_url:
         env["CONTACT_CENTER_WEBHOOK_URL"] = contact_centre_url
+        env["CONTACT_CENTER_WEBHOOK_SECRET"] = RECEIVER_SECRETS["/contact-centre"]
     if scheduler_url:
         env["SCHEDULER_CALLBACK_URL"] = scheduler_url
+        env["SCHEDULER_CALLBACK_SECRET"] = RECEIVER_SECRETS["/scheduler"]
     env.update(extra or {})
     return env
 
