@@ -37,7 +37,10 @@ struct ReportTests {
                     #expect(ended.status == .ok)
                 }
                 var created: [String: Reply] = [:]
-                for id in ["R-done", "R-noshow", "R-late", "R-ccit", "R-csch"] { created[id] = try await client.create(id) }
+                for id in ["R-done", "R-noshow", "R-ccit", "R-csch"] { created[id] = try await client.create(id) }
+                // Booked by a named scheduler client, whose name the audit trail keeps.
+                created["R-late"] = try await client.call(
+                    .put, "/v1/sessions/R-late", body: Body.json(Body.booking(startOffset: 600)), key: TestGateway.namedSchedulerKey)
                 created["R-fail"] = try await client.create("R-fail", extra: ["provider": "daily"])
                 created["R-other"] = try await client.call(
                     .put, "/v1/sessions/R-other",
@@ -57,8 +60,15 @@ struct ReportTests {
                 // Start + grace passes: two citizens are late and both fallbacks go out.
                 try await run(advancing: 600 + 300 - 45 - 15 + 1)
                 try await run(advancing: 10)
-                // One of them comes in after the fallback and waits 90 s.
+                // One of them comes in after the fallback (a wrong code first), reads a message and waits 90 s.
+                let wrongCode = created["R-late"]!.json["validationCode"] as? String == "000000" ? "111111" : "000000"
+                #expect(try await client.enter(created["R-late"]!, code: wrongCode).status == .unauthorized)
                 #expect(try await client.enter(created["R-late"]!).status == .ok)
+                #expect(
+                    try await client.call(
+                        .post, "/v1/sessions/R-late/messages", body: Body.json(["text": "Um momento, por favor."]),
+                        key: attendant
+                    ).status == .accepted)
                 try await run(advancing: 90)
                 try await admitAndEnd("R-late")
                 // The slot ends: the other is a no-show.
@@ -116,13 +126,17 @@ struct ReportTests {
                 #expect(audit.status == .ok)
                 let events = try #require(audit.json["events"] as? [[String: Any]])
                 let trail = events.map { "\($0["actor"] as? String ?? "?") \($0["event"] as? String ?? "?")" }
-                for step in [
-                    "scheduler created", "provider room_provisioned", "system late_check_due", "system fallback_sent",
-                    "citizen citizen_entered", "attendant:a-17 admitted", "attendant:a-17 ended",
-                ] {
-                    #expect(trail.contains(step), "\(step) missing from \(trail)")
+                let journey = [
+                    "scheduler:booking-system created", "provider room_provisioned", "system late_check_due",
+                    "system fallback_sent", "citizen code_rejected", "citizen citizen_entered",
+                    "attendant:a-17 message_posted", "attendant:a-17 admitted", "attendant:a-17 ended",
+                ]
+                var position = trail.startIndex
+                for step in journey {
+                    let found = trail[position...].firstIndex(of: step)
+                    #expect(found != nil, "\(step) missing, or out of order, in \(trail)")
+                    position = found.map { trail.index(after: $0) } ?? position
                 }
-                #expect(trail.firstIndex(of: "citizen citizen_entered")! < trail.firstIndex(of: "attendant:a-17 admitted")!)
                 let text = String(decoding: audit.body, as: UTF8.self)
                 for personal in ["Maria", "maria@example.pt", "+351912345678"] { #expect(!text.contains(personal)) }
                 #expect(try await client.call(.get, "/v1/sessions/R-other/audit", key: supervisor).status == .forbidden)

@@ -54,6 +54,8 @@ func withLoopbackServer<Responder: HTTPResponder, T: Sendable>(
 /// A gateway assembled around a store and a manual clock; the job worker runs only when told to.
 struct TestGateway: Sendable {
     static let schedulerKey = "test-scheduler-key"
+    /// A second scheduler client, configured as `booking-system:<key>`: its actions are audited by name.
+    static let namedSchedulerKey = "booking-system-key-0123456789abcdef0123"
     static let attendantSecret = "attendant-secret-for-tests-0123456789abcdef"
     static let publicBaseURL = "https://video.example.pt"
 
@@ -84,7 +86,7 @@ struct TestGateway: Sendable {
             logger: Logger(label: "worker-test"))
         let verifier = try! await AttendantTokenVerifier(secret: Self.attendantSecret)
         dependencies = GatewayHTTPDependencies(
-            sessions: sessions, publicBaseURL: Self.publicBaseURL, schedulerKeys: ["other-key", Self.schedulerKey],
+            sessions: sessions, publicBaseURL: Self.publicBaseURL, schedulerKeys: ["booking-system:\(Self.namedSchedulerKey)", Self.schedulerKey],
             defaultProvider: "simulator", metrics: PrometheusCollectorRegistry(), attendants: verifier,
             heartbeat: .milliseconds(200))
     }
