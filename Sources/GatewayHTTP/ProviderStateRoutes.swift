@@ -116,6 +116,9 @@ struct ProviderStateRoutes: Sendable {
             break
         }
         try await sessions.store.removeSession(bookingID)
-        try await sessions.store.apply(SessionChange(session: session, expectedVersion: nil))
+        // Seeded as the scheduler would have created it, so that its audit trail starts the same way.
+        let created = AuditRecord(
+            bookingID: bookingID, at: now, actor: .scheduler, event: "created", fromState: nil, toState: session.state)
+        try await sessions.store.apply(SessionChange(session: session, expectedVersion: nil, audit: [created]))
     }
 }
