@@ -27,9 +27,10 @@ struct PageRoutes: Sendable {
     }
 
     @Sendable func join(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        // The citizen's link, or a companion's (an interpreter, a representative): each has its own page.
         guard let token = context.parameters.get("token"),
             let session = try await sessions.store.session(joinToken: token)?.session,
-            SecureToken.constantTimeEquals(session.access.joinToken, token)
+            session.participant(joinToken: token) != nil
         else { return try notFoundPage(request) }
         let language = Self.language(request, citizen: session.booking.citizen.locale)
         return try page(

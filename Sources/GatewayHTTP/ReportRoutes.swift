@@ -133,10 +133,7 @@ struct OversightAuthenticator: RouterMiddleware {
         }
         let presented = String(header.dropFirst("Bearer ".count))
         var context = context
-        // Compare against every key, without stopping at the first match.
-        var matched: SchedulerKey?
-        for key in schedulerKeys where SecureToken.constantTimeEquals(key.key, presented) { matched = key }
-        if let matched, !presented.isEmpty {
+        if let matched = SchedulerKey.matching(presented, in: schedulerKeys) {
             context.oversight = .scheduler
             context.schedulerActor = matched.actor
         } else if let attendant = await attendants.attendant(from: presented) {

@@ -27,6 +27,15 @@ public struct SchedulerKey: Sendable, Equatable {
 
     /// Who acted, for the audit trail.
     public var actor: SessionActor { name.map(SessionActor.schedulerClient) ?? .scheduler }
+
+    /// The key `presented` matches, compared in constant time against every key (no early stop).
+    static func matching(_ presented: String, in keys: [SchedulerKey]) -> SchedulerKey? {
+        var matched: SchedulerKey?
+        for key in keys where SecureToken.constantTimeEquals(key.key, presented) {
+            matched = key
+        }
+        return presented.isEmpty ? nil : matched
+    }
 }
 
 /// Lets a request through only with `Authorization: Bearer <key>` for one of the scheduler keys, and
@@ -45,13 +54,9 @@ struct SchedulerAuthenticator: RouterMiddleware {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw Problem.unauthorized
         }
-        let presented = String(header.dropFirst("Bearer ".count))
-        // Compare against every key, without stopping at the first match.
-        var matched: SchedulerKey?
-        for key in keys where SecureToken.constantTimeEquals(key.key, presented) {
-            matched = key
+        guard let matched = SchedulerKey.matching(String(header.dropFirst("Bearer ".count)), in: keys) else {
+            throw Problem.unauthorized
         }
-        guard let matched, !presented.isEmpty else { throw Problem.unauthorized }
         var context = context
         context.schedulerActor = matched.actor
         if let name = matched.name { context.logger[metadataKey: "scheduler.client"] = "\(name)" }

@@ -27,6 +27,13 @@ struct CompanionTests {
                 #expect(Set(links + [created.json["citizenJoinUrl"] as? String ?? ""]).count == 3)
                 try await gateway.worker.runUntilIdle()
 
+                // Each companion's link opens their own waiting-room page.
+                for link in links {
+                    let page = try await client.call(.get, "/join/\(link.split(separator: "/").last ?? "")", key: nil)
+                    #expect(page.status == .ok)
+                    #expect(String(decoding: page.body, as: UTF8.self).contains("lang=\"pt-PT\""))
+                }
+
                 // The interpreter enters with their own code (the citizen's does not work on their link).
                 let interpreterToken = String(links[0].split(separator: "/").last ?? "")
                 let wrong = try await client.call(

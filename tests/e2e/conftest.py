@@ -36,6 +36,16 @@ def request(method, url, key=None, body=None, timeout=5, headers=None):
         return error.code, (json.loads(raw) if raw else None)
 
 
+def wait_for(predicate, timeout, what):
+    """Polls `predicate` every 0.2 s until it holds; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 class Gateway:
     def __init__(self, workdir, env=None):
         self.workdir = pathlib.Path(workdir)

@@ -9,9 +9,10 @@ import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import BINARY, Gateway, notification_env, request
+from conftest import BINARY, Gateway, notification_env, request, wait_for
 
 DAILY_SECRET = base64.b64encode(b"metrics-daily-secret").decode()
+SIMULATOR_KEY = "metrics-simulator-key-0123456789abcdef"
 
 
 def scrape(gateway):
@@ -37,34 +38,29 @@ def iso(seconds_from_now):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds_from_now))
 
 
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_domain_metrics_are_present_and_move(tmp_path, smtp_sink, webhook_receiver):
     env = notification_env(smtp_sink, webhook_receiver, grace=1)
     env["DAILY_WEBHOOK_SECRET"] = DAILY_SECRET
-    gateway = Gateway(tmp_path, env=env).start()
+    gateway = Gateway(tmp_path, env=env)
+    # MET-1 is a `daily` session whose Daily API is the built-in simulator: Daily's webhooks act on it.
+    gateway.env.update({"SIMULATOR_API_KEY": SIMULATOR_KEY, "DAILY_API_KEY": SIMULATOR_KEY,
+                        "DAILY_API_BASE_URL": f"http://127.0.0.1:{gateway.simulator_port}/v1"})
+    gateway.start()
     try:
         key = gateway.credentials["SCHEDULER_API_KEYS"]
         jwt = subprocess.run([str(BINARY), "token", "attendant", "--id", "a-17", "--services", "prestacoes-familiares"],
                              cwd=tmp_path, env=gateway.env, capture_output=True, text=True).stdout.strip()
         before = scrape(gateway)
 
-        def book(booking_id, start_in):
+        def book(booking_id, start_in, provider="simulator"):
             status, created = request("PUT", f"{gateway.base}/v1/sessions/{booking_id}", key=key, body={
                 "service": "prestacoes-familiares", "startsAt": iso(start_in), "endsAt": iso(start_in + 1800),
                 "attendantId": "a-17", "citizen": {"name": "Maria", "email": "maria@example.pt"},
-                "notifyCitizen": False})
+                "provider": provider, "notifyCitizen": False})
             assert status == 201, created
             return created
 
-        waiting = book("MET-1", 600)
+        waiting = book("MET-1", 600, provider="daily")
         late = book("MET-2", 1)
         status, _ = request("PUT", f"{gateway.base}/v1/sessions/MET-3", key=key, body={
             "service": "prestacoes-familiares", "startsAt": iso(1), "endsAt": iso(3),
@@ -109,7 +105,7 @@ def test_domain_metrics_are_present_and_move(tmp_path, smtp_sink, webhook_receiv
                  "the no-show")
 
         after = scrape(gateway)
-        assert value(after, "gateway_recording_policy_events_total", provider="simulator", kind="recording_started") == 1
+        assert value(after, "gateway_recording_policy_events_total", provider="daily", kind="recording_started") == 1
         assert value(after, "gateway_sessions_closed_total", service="prestacoes-familiares", outcome="no_show") >= 1
         assert value(after, "gateway_admissions_total", service="prestacoes-familiares") == \
             value(before, "gateway_admissions_total", service="prestacoes-familiares") + 1
@@ -120,7 +116,7 @@ def test_domain_metrics_are_present_and_move(tmp_path, smtp_sink, webhook_receiv
         assert value(after, "gateway_webhook_events_total", provider="daily", result="rejected") == 1
         assert value(after, "gateway_provider_call_duration_seconds_count", provider="simulator",
                      operation="create_room") >= 2
-        assert value(after, "gateway_provider_call_duration_seconds_count", provider="simulator",
+        assert value(after, "gateway_provider_call_duration_seconds_count", provider="daily",
                      operation="citizen_entry") >= 1
         assert any(n == "gateway_job_queue_depth" for n, _ in after), "queue depth by job kind"
         assert any(n == "gateway_job_oldest_due_age_seconds" for n, _ in after)

@@ -11,11 +11,10 @@ import hmac
 import json
 import sqlite3
 import subprocess
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from conftest import BINARY, Gateway, notification_env, request
+from conftest import BINARY, Gateway, notification_env, request, wait_for
 
 DAILY_SECRET = base64.b64encode(b"retention-daily-secret").decode()
 STATES_SECRET = "retention-test-provider-states-secret-0123456789"
@@ -67,15 +66,6 @@ def attendant_token(gateway):
                             cwd=gateway.workdir, env=gateway.env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def audit_events(gateway, key, booking_id):
