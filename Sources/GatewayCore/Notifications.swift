@@ -47,6 +47,8 @@ public enum SchedulerEvent: String, Sendable, Codable, CaseIterable {
     case noShow = "session.no_show"
     case completed = "session.completed"
     case roomFailed = "room.failed"
+    /// The provider room could not be deleted (or ended) after every retry: it may still exist.
+    case roomDeleteFailed = "room.delete_failed"
 }
 
 /// Which fallback channels fire, by configuration.

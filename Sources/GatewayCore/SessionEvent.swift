@@ -12,6 +12,8 @@ public enum SessionEvent: Sendable, Equatable {
     case roomProvisioningFailed(code: String, message: String)
     /// The provider confirmed the room is gone.
     case roomDeleted
+    /// Deleting or ending the room failed; `isFinal` when no retry follows.
+    case roomDeleteFailed(code: String, message: String, isFinal: Bool)
     case roomEnded
     case joinWindowOpened
     case citizenEntered
@@ -46,6 +48,7 @@ public enum SessionEvent: Sendable, Equatable {
         case .roomProvisioned: "room_provisioned"
         case .roomProvisioningFailed: "room_provisioning_failed"
         case .roomDeleted: "room_deleted"
+        case .roomDeleteFailed: "room_delete_failed"
         case .roomEnded: "room_ended"
         case .joinWindowOpened: "join_window_opened"
         case .citizenEntered: "citizen_entered"

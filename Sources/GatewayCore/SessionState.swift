@@ -26,6 +26,8 @@ public enum RoomStatus: String, Sendable, Codable, CaseIterable {
     case ended
     case deleted
     case failed
+    /// The room should be gone but the provider refused or did not answer: the delete is retried.
+    case deleteFailed = "delete_failed"
 }
 
 /// Whether recording is provably off for the room.

@@ -151,10 +151,20 @@ public struct SessionStateMachine: Sendable {
 
         case .roomDeleted:
             // A failed room keeps saying so (and why) once it is cleaned up.
-            if next.room.status != .failed { next.room.status = .deleted }
+            if next.room.status != .failed { next.room = next.room.settled(as: .deleted) }
 
         case .roomEnded:
-            next.room.status = .ended
+            next.room = next.room.settled(as: .ended)
+
+        case .roomDeleteFailed(let code, let message, let isFinal):
+            // Shown while the delete is retried; a failed room keeps its own reason. The scheduler is
+            // told once retries are over: the room may still exist at the provider.
+            if next.room.status != .failed {
+                next.room.status = .deleteFailed
+                next.room.errorCode = code
+                next.room.errorMessage = message
+            }
+            if isFinal { actions = [.notifyScheduler(.roomDeleteFailed)] }
 
         case .joinWindowOpened:
             if state == .scheduled { next.state = .open }
@@ -281,5 +291,18 @@ extension Session {
         var history = self.history ?? SessionHistory()
         change(&history)
         return history
+    }
+}
+
+extension Room {
+    /// The room gone (`deleted` or `ended`); a delete failure shown meanwhile is cleared.
+    fileprivate func settled(as status: RoomStatus) -> Room {
+        var room = self
+        if room.status == .deleteFailed {
+            room.errorCode = nil
+            room.errorMessage = nil
+        }
+        room.status = status
+        return room
     }
 }

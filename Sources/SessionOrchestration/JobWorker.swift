@@ -207,6 +207,10 @@ public final class JobWorker: Service, Sendable {
             let message = failure?.message ?? "the room could not be provisioned"
             _ = try? await sessions.handle(
                 .roomProvisioningFailed(code: code, message: message), for: job.bookingID, by: .system)
+        case .deleteRoom, .endRoom:
+            let message = failure?.message ?? "the room could not be deleted"
+            _ = try? await sessions.handle(
+                .roomDeleteFailed(code: code, message: message, isFinal: isFinal), for: job.bookingID, by: .system)
         case .fallback(let channel):
             _ = try? await sessions.handle(
                 .fallbackFailed(channel, reason: code, isFinal: isFinal), for: job.bookingID, by: .system)
