@@ -54,6 +54,10 @@ public struct GatewayConfiguration: Sendable {
     public var smtpUsername: String?
     public var smtpPassword: String?
     public var smtpStartTLS: Bool
+    /// A PEM bundle of the CAs that may sign the relay's certificate.
+    public var smtpCAFile: String?
+    /// The loudly named opt-out: credentials over a connection that may stay in clear.
+    public var smtpInsecurePlaintextAuth: Bool
     public var contactCenterWebhookURL: String?
     public var schedulerCallbackURL: String?
     /// The HMAC secrets of the two receivers' signed events: one each, so that neither receiver can
@@ -117,6 +121,8 @@ public struct GatewayConfiguration: Sendable {
         smtpUsername = reader.string(forKey: "smtp.username")
         smtpPassword = reader.string(forKey: "smtp.password", isSecret: true)
         smtpStartTLS = reader.bool(forKey: "smtp.starttls", default: false)
+        smtpCAFile = reader.string(forKey: "smtp.ca.file")
+        smtpInsecurePlaintextAuth = reader.bool(forKey: "smtp.insecure.plaintext.auth", default: false)
         contactCenterWebhookURL = reader.string(forKey: "contact.center.webhook.url")
         schedulerCallbackURL = reader.string(forKey: "scheduler.callback.url")
         contactCenterWebhookSecret = reader.string(forKey: "contact.center.webhook.secret", isSecret: true)
@@ -288,5 +294,14 @@ extension GatewayConfiguration {
             check("FALLBACK_CHANNELS", name, FallbackChannel.allCases.map(\.rawValue))
         }
         return errors
+    }
+}
+
+extension GatewayConfiguration {
+    /// Whether the relay connection must be encrypted: always on `smtp://` with credentials (unless the
+    /// operator set `SMTP_INSECURE_PLAINTEXT_AUTH`), or when `SMTP_STARTTLS` asks for it. `smtps://` is
+    /// encrypted from the start.
+    public var smtpRequiresTLS: Bool {
+        smtpStartTLS || (smtpUsername != nil && !smtpInsecurePlaintextAuth)
     }
 }

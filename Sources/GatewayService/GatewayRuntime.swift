@@ -145,10 +145,14 @@ public final class GatewayRuntime: Sendable {
             channels.mail = CurlSMTPMailer(
                 configuration: SMTPConfiguration(
                     url: url, username: configuration.smtpUsername, password: configuration.smtpPassword,
-                    requiresStartTLS: configuration.smtpStartTLS))
+                    requiresStartTLS: configuration.smtpRequiresTLS, caFile: configuration.smtpCAFile))
             channels.mailFrom = MailAddress(address: from, name: "Segurança Social")
         } else {
             logger.warning("SMTP_URL is not set: invitations and e-mail fallbacks will be recorded as not sent")
+        }
+        if configuration.smtpInsecurePlaintextAuth && configuration.smtpUsername != nil {
+            logger.warning(
+                "SMTP_INSECURE_PLAINTEXT_AUTH is on: the relay password and the invitations may travel in clear")
         }
         if let secret = configuration.contactCenterWebhookSecret {
             channels.contactCenterWebhooks = SignedWebhookSender(transport: transport, secret: secret, clock: clock)

@@ -24,6 +24,8 @@ notification_env = e2e_support.notification_env
 gateway = e2e_support.gateway
 smtp_sink = e2e_support.smtp_sink
 webhook_receiver = e2e_support.webhook_receiver
+SinkHandler = e2e_support.SinkHandler
+loopback_tls_context = e2e_support.loopback_tls_context
 
 
 class Recorder:
