@@ -95,6 +95,8 @@ public struct GatewayConfiguration: Sendable {
     public var testProviderStatesSecret: String?
     /// When set, `GET /metrics` needs it as a bearer token (at least 32 bytes).
     public var metricsToken: String?
+    /// Open event streams allowed per lobby participant, per attendant and per client address.
+    public var streamLimits: StreamLimits
     /// Seals invitation codes in the outbox (base64, 32 bytes).
     public var outboxKey: String?
     /// How long a claimed job stays with its worker before another may take it over.
@@ -134,6 +136,10 @@ public struct GatewayConfiguration: Sendable {
         testProviderStates = reader.bool(forKey: "test.provider.states", default: false)
         testProviderStatesSecret = reader.string(forKey: "test.provider.states.secret", isSecret: true)
         metricsToken = reader.string(forKey: "metrics.token", isSecret: true)
+        streamLimits = StreamLimits(
+            perTicket: max(1, reader.int(forKey: "sse.streams.per.participant", default: 3)),
+            perAttendant: max(1, reader.int(forKey: "sse.streams.per.attendant", default: 5)),
+            perAddress: max(1, reader.int(forKey: "sse.streams.per.address", default: 50)))
         dailyWebhookSecret = reader.string(forKey: "daily.webhook.secret", isSecret: true)
         zoomWebhookSecret = reader.string(forKey: "zoom.webhook.secret", isSecret: true)
         bbbSecret = reader.string(forKey: "bbb.secret", isSecret: true)

@@ -108,7 +108,8 @@ public final class GatewayRuntime: Sendable {
                 lobbyLimits: .init(
                     perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink),
                 providerStatesClock: freezableClock, providerStatesSecret: configuration.testProviderStatesSecret,
-                webhookSecrets: webhookSecrets(configuration), metricsToken: configuration.metricsToken))
+                webhookSecrets: webhookSecrets(configuration), metricsToken: configuration.metricsToken,
+                streamLimits: configuration.streamLimits))
         services.append(
             Application(
                 router: router,
