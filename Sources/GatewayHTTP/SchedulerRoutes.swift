@@ -125,6 +125,9 @@ struct SchedulerRoutes: Sendable {
         query.from = date("from")
         query.to = date("to")
         query.service = parameters.get("service")
+        if let service = query.service, service.isEmpty || !TextLimit.fits(service, maxLength: 100) {
+            errors.append(.init(field: "service", message: "must be 1 to 100 Unicode code points"))
+        }
         if let raw = parameters.get("state") {
             query.state = SessionState(rawValue: raw)
             if query.state == nil { errors.append(.init(field: "state", message: "is not a session state")) }
