@@ -30,10 +30,10 @@ if [ "${1:-}" = "--with-test-tools" ] && ! command -v chromium >/dev/null 2>&1; 
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
 fi
 
-if [ "${1:-}" = "--with-test-tools" ] && ! { .venv-tools/bin/python -c "import aiosmtpd, yaml, openapi_spec_validator, pytest, httpx, httpx_sse, jsonschema, openapi_schema_validator, playwright, axe_playwright_python, prometheus_client" 2>/dev/null && [ -x .venv-tools/bin/pact ]; }; then
+if [ "${1:-}" = "--with-test-tools" ] && ! { .venv-tools/bin/python -c "import aiosmtpd, yaml, openapi_spec_validator, pytest, httpx, httpx_sse, jsonschema, openapi_schema_validator, playwright, axe_playwright_python, prometheus_client, schemathesis" 2>/dev/null && [ -x .venv-tools/bin/pact ]; }; then
   echo "setup: creating .venv-tools with the Python test tools"
   python3 -m venv .venv-tools
   .venv-tools/bin/pip install -q 'pytest==9.0.3' 'PyYAML==6.0.3' 'openapi-spec-validator==0.9.0' 'aiosmtpd==1.4.6' 'httpx==0.28.1' 'httpx-sse==0.4.3' \
     'jsonschema==4.26.0' 'openapi-schema-validator==0.9.0' 'pact-python-cli==1!0.10.9' \
-    'playwright==1.65.2' 'axe-playwright-python==0.1.8' 'prometheus-client==0.26.0'
+    'playwright==1.65.2' 'axe-playwright-python==0.1.8' 'prometheus-client==0.26.0' 'schemathesis==4.32.5'
 fi

@@ -176,14 +176,20 @@ extension Session {
         }
     }
 
-    /// Gives each companion of the booking its own link and code, keeping those already issued;
-    /// returns the plain codes of the new ones, by companion id.
-    public mutating func issueCompanionAccess(using hasher: AccessCodeHasher) -> [String: String] {
+    /// Gives each companion of the booking its own link and code, keeping those already issued to the
+    /// same person; a companion who is now someone else (another name or e-mail than in `previous`)
+    /// gets a new link and code, and the old ones stop working. Returns the plain codes of the new
+    /// ones, by companion id.
+    public mutating func issueCompanionAccess(using hasher: AccessCodeHasher, previous: [Companion] = [])
+        -> [String: String]
+    {
         var codes: [String: String] = [:]
         var updated: [CompanionAccess] = []
-        for index in booking.companions.indices {
+        for (index, companion) in booking.companions.enumerated() {
             let id = "companion-\(index + 1)"
-            if let existing = companions.first(where: { $0.id == id }) {
+            let samePerson = previous.indices.contains(index)
+                && previous[index].name == companion.name && previous[index].email == companion.email
+            if samePerson, let existing = companions.first(where: { $0.id == id }) {
                 updated.append(existing)
             } else {
                 let (credentials, code) = AccessCredentials.issue(using: hasher)

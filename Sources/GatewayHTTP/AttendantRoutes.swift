@@ -54,10 +54,18 @@ struct AttendantRoutes: Sendable {
 
     @Sendable func events(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let attendant = try context.requireAttendant()
+        let limits = dependencies.streamLimits
+        guard
+            let permit = dependencies.streamLimiter.permit([
+                ("attendant:\(attendant.id)", limits.perAttendant),
+                ("address:\(context.remoteIP ?? "unknown")", limits.perAddress),
+            ])
+        else { throw ServerSentEvents.tooManyStreams }
         let subscription = sessions.liveEvents.subscribe(after: ServerSentEvents.lastEventID(request)) { event in
             event.audience == .attendants && attendant.canSee(service: event.service, assignedTo: event.attendantID)
         }
-        return ServerSentEvents.response(snapshot: [], subscription: subscription, heartbeat: dependencies.heartbeat)
+        return ServerSentEvents.response(
+            snapshot: [], subscription: subscription, heartbeat: dependencies.heartbeat, permit: permit)
     }
 
     @Sendable func admit(_ request: Request, context: GatewayRequestContext) async throws -> Response {

@@ -21,6 +21,9 @@ public struct GatewayHTTPDependencies: Sendable {
     /// The interval of SSE heartbeat comments.
     public let heartbeat: Duration
     let rateLimiter = RateLimiter()
+    let streamLimiter = StreamLimiter()
+    /// Open event streams allowed per lobby participant (all their tickets), attendant and client address.
+    public let streamLimits: StreamLimits
     public let lobbyLimits: LobbyLimits
     /// The secrets that authenticate provider webhooks.
     public let webhookSecrets: WebhookSecrets
@@ -47,8 +50,10 @@ public struct GatewayHTTPDependencies: Sendable {
         metrics: PrometheusCollectorRegistry, attendants: AttendantTokenVerifier, helpPhone: String = "300 502 502",
         heartbeat: Duration = .seconds(15), lobbyLimits: LobbyLimits = LobbyLimits(),
         providerStatesClock: FreezableClock? = nil, providerStatesSecret: String? = nil,
-        webhookSecrets: WebhookSecrets = WebhookSecrets(), metricsToken: String? = nil
+        webhookSecrets: WebhookSecrets = WebhookSecrets(), metricsToken: String? = nil,
+        streamLimits: StreamLimits = StreamLimits()
     ) {
+        self.streamLimits = streamLimits
         self.metricsToken = metricsToken
         self.providerStatesSecret = providerStatesSecret
         self.webhookSecrets = webhookSecrets

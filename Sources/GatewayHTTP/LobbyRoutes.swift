@@ -80,6 +80,13 @@ struct LobbyRoutes: Sendable {
         let (session, participant) = try await ticketHolder(request, context)
         let bookingID = session.bookingID
         let me = participant.description
+        let limits = dependencies.streamLimits
+        guard
+            let permit = dependencies.streamLimiter.permit([
+                ("lobby:\(bookingID.rawValue):\(me)", limits.perTicket),
+                ("address:\(context.remoteIP ?? "unknown")", limits.perAddress),
+            ])
+        else { throw ServerSentEvents.tooManyStreams }
         let subscription = sessions.liveEvents.subscribe(after: ServerSentEvents.lastEventID(request)) {
             $0.audience == .citizen && $0.bookingID == bookingID && ($0.participant == nil || $0.participant == me)
         }
@@ -89,7 +96,8 @@ struct LobbyRoutes: Sendable {
         if let url = view.joinUrl {
             snapshot.append(SSEFrame(event: "admitted", data: ["joinUrl": .string(url)]))
         }
-        return ServerSentEvents.response(snapshot: snapshot, subscription: subscription, heartbeat: dependencies.heartbeat)
+        return ServerSentEvents.response(
+            snapshot: snapshot, subscription: subscription, heartbeat: dependencies.heartbeat, permit: permit)
     }
 
     /// The citizen's cancel link: `token` is the cancel token of the link in the invitation.

@@ -35,6 +35,10 @@ extension Problem {
             self.init(
                 .conflict, code: "message_limit_reached", title: "This session holds the most messages it may",
                 detail: "at most \(limit) messages per session")
+        case .unknownParticipant:
+            self.init(
+                .unprocessableContent, code: "unknown_participant", title: "No such participant in this session",
+                errors: [.init(field: "participant", message: "must be citizen or a companion of this session")])
         }
     }
 }

@@ -17,6 +17,14 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("store error", metadata: ["error": "\(error)"])
             throw Problem(.serviceUnavailable, code: "store_unavailable", title: "The database is not available")
         } catch let error as any HTTPResponseError {
+            if error.status == .notFound {
+                let declared = DeclaredRoutes.methods(for: request.uri.path)
+                if !declared.isEmpty && !declared.contains(request.method.rawValue) {
+                    throw Problem(
+                        .methodNotAllowed, code: "method_not_allowed", title: "Method not allowed",
+                        headers: [.allow: declared.sorted().joined(separator: ", ")])
+                }
+            }
             throw Self.problem(for: error.status)
         } catch {
             context.logger.error("unexpected error", metadata: ["error.type": "\(type(of: error))"])

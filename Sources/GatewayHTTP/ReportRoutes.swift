@@ -29,8 +29,11 @@ struct ReportRoutes: Sendable {
         } else if errors.isEmpty, Self.adding(Self.maximumDays, to: from) < to {
             errors.append(.init(field: "to", message: "a report covers at most \(Self.maximumDays) days"))
         }
-        guard errors.isEmpty else { throw Problem.validationFailed(errors) }
         let service = query.get("service").flatMap { $0.isEmpty ? nil : $0 }
+        if let service, service.unicodeScalars.count > 200 {
+            errors.append(.init(field: "service", message: "must be at most 200 characters"))
+        }
+        guard errors.isEmpty else { throw Problem.validationFailed(errors) }
         let services = try context.requireOversight().services(narrowedTo: service)
         let sums = try await dependencies.sessions.store.reportCounts(fromDay: from, toDay: to, services: services)
         let rows = sums.keys.sorted().map { ReportRow(key: $0, counts: sums[$0] ?? [:]) }

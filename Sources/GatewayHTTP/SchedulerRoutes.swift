@@ -74,12 +74,37 @@ struct SchedulerRoutes: Sendable {
         }
     }
 
+    /// Optional body `{"participant": "citizen" | "companion-1" | "companion-2"}`; the citizen by default.
+    struct RotationBody: Decodable {
+        let participant: String?
+    }
+
     @Sendable func rotateAccessCode(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let bookingID = try bookingID(context)
+        let bytes = try await request.body.collect(upTo: context.maxUploadSize)
+        var participant = Participant.citizen
+        if bytes.readableBytes > 0 {
+            guard let body = try? JSONDecoder().decode(RotationBody.self, from: Data(buffer: bytes)) else {
+                throw Problem(.badRequest, code: "invalid_json", title: "The body is not a JSON object")
+            }
+            if let name = body.participant {
+                guard let named = Participant(name) else {
+                    throw Problem.validationFailed([
+                        .init(field: "participant", message: "must be citizen, companion-1 or companion-2")
+                    ])
+                }
+                participant = named
+            }
+        }
         do {
-            let (_, code) = try await sessions.rotateAccessCode(for: bookingID, by: context.schedulerActor)
-            context.logger.info("access code rotated", metadata: ["booking.id": "\(bookingID)"])
-            return try JSONResponse.make(AccessCodeResource(bookingId: bookingID.rawValue, validationCode: code))
+            let (_, code) = try await sessions.rotateAccessCode(
+                for: bookingID, participant: participant, by: context.schedulerActor)
+            context.logger.info(
+                "access code rotated", metadata: ["booking.id": "\(bookingID)", "participant": "\(participant)"])
+            return try JSONResponse.make(
+                AccessCodeResource(
+                    bookingId: bookingID.rawValue, validationCode: code,
+                    participant: participant == .citizen ? nil : participant.description))
         } catch let error as SessionCommandError {
             throw Problem(error)
         }
@@ -100,6 +125,9 @@ struct SchedulerRoutes: Sendable {
         query.from = date("from")
         query.to = date("to")
         query.service = parameters.get("service")
+        if let service = query.service, service.isEmpty || !TextLimit.fits(service, maxLength: 100) {
+            errors.append(.init(field: "service", message: "must be 1 to 100 Unicode code points"))
+        }
         if let raw = parameters.get("state") {
             query.state = SessionState(rawValue: raw)
             if query.state == nil { errors.append(.init(field: "state", message: "is not a session state")) }

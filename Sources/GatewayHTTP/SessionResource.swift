@@ -182,4 +182,15 @@ struct SessionPageResource: Encodable, Sendable {
 struct AccessCodeResource: Encodable, Sendable {
     let bookingId: String
     let validationCode: String
+    /// Set when a companion's code was rotated.
+    let participant: String?
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(bookingId, forKey: .bookingId)
+        try container.encode(validationCode, forKey: .validationCode)
+        try container.encodeIfPresent(participant, forKey: .participant)
+    }
+
+    enum CodingKeys: String, CodingKey { case bookingId, validationCode, participant }
 }

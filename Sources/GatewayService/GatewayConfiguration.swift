@@ -64,6 +64,10 @@ public struct GatewayConfiguration: Sendable {
     public var smtpUsername: String?
     public var smtpPassword: String?
     public var smtpStartTLS: Bool
+    /// A PEM bundle of the CAs that may sign the relay's certificate.
+    public var smtpCAFile: String?
+    /// The loudly named opt-out: credentials over a connection that may stay in clear.
+    public var smtpInsecurePlaintextAuth: Bool
     public var contactCenterWebhookURL: String?
     public var schedulerCallbackURL: String?
     /// The HMAC secrets of the two receivers' signed events: one each, so that neither receiver can
@@ -101,6 +105,8 @@ public struct GatewayConfiguration: Sendable {
     public var testProviderStatesSecret: String?
     /// When set, `GET /metrics` needs it as a bearer token (at least 32 bytes).
     public var metricsToken: String?
+    /// Open event streams allowed per lobby participant, per attendant and per client address.
+    public var streamLimits: StreamLimits
     /// Seals invitation codes in the outbox (base64, 32 bytes).
     public var outboxKey: String?
     /// How long a claimed job stays with its worker before another may take it over.
@@ -137,6 +143,8 @@ public struct GatewayConfiguration: Sendable {
         smtpUsername = reader.string(forKey: "smtp.username")
         smtpPassword = reader.string(forKey: "smtp.password", isSecret: true)
         smtpStartTLS = reader.bool(forKey: "smtp.starttls", default: false)
+        smtpCAFile = reader.string(forKey: "smtp.ca.file")
+        smtpInsecurePlaintextAuth = reader.bool(forKey: "smtp.insecure.plaintext.auth", default: false)
         contactCenterWebhookURL = reader.string(forKey: "contact.center.webhook.url")
         schedulerCallbackURL = reader.string(forKey: "scheduler.callback.url")
         contactCenterWebhookSecret = reader.string(forKey: "contact.center.webhook.secret", isSecret: true)
@@ -148,6 +156,10 @@ public struct GatewayConfiguration: Sendable {
         testProviderStates = reader.bool(forKey: "test.provider.states", default: false)
         testProviderStatesSecret = reader.string(forKey: "test.provider.states.secret", isSecret: true)
         metricsToken = reader.string(forKey: "metrics.token", isSecret: true)
+        streamLimits = StreamLimits(
+            perTicket: max(1, reader.int(forKey: "sse.streams.per.participant", default: 3)),
+            perAttendant: max(1, reader.int(forKey: "sse.streams.per.attendant", default: 5)),
+            perAddress: max(1, reader.int(forKey: "sse.streams.per.address", default: 50)))
         dailyWebhookSecret = reader.string(forKey: "daily.webhook.secret", isSecret: true)
         zoomWebhookSecret = reader.string(forKey: "zoom.webhook.secret", isSecret: true)
         bbbSecret = reader.string(forKey: "bbb.secret", isSecret: true)
@@ -322,5 +334,14 @@ extension GatewayConfiguration {
             check("FALLBACK_CHANNELS", name, FallbackChannel.allCases.map(\.rawValue))
         }
         return errors
+    }
+}
+
+extension GatewayConfiguration {
+    /// Whether the relay connection must be encrypted: always on `smtp://` with credentials (unless the
+    /// operator set `SMTP_INSECURE_PLAINTEXT_AUTH`), or when `SMTP_STARTTLS` asks for it. `smtps://` is
+    /// encrypted from the start.
+    public var smtpRequiresTLS: Bool {
+        smtpStartTLS || (smtpUsername != nil && !smtpInsecurePlaintextAuth)
     }
 }

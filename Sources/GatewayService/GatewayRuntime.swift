@@ -114,7 +114,8 @@ public final class GatewayRuntime: Sendable {
                 lobbyLimits: .init(
                     perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink),
                 providerStatesClock: freezableClock, providerStatesSecret: configuration.testProviderStatesSecret,
-                webhookSecrets: webhookSecrets(configuration), metricsToken: configuration.metricsToken))
+                webhookSecrets: webhookSecrets(configuration), metricsToken: configuration.metricsToken,
+                streamLimits: configuration.streamLimits))
         // Services stop in the reverse order: event streams end, the HTTP server stops accepting and
         // drains, the worker finishes or hands back its jobs, and the built-in simulator goes last.
         services.append(worker)
@@ -152,10 +153,14 @@ public final class GatewayRuntime: Sendable {
             channels.mail = CurlSMTPMailer(
                 configuration: SMTPConfiguration(
                     url: url, username: configuration.smtpUsername, password: configuration.smtpPassword,
-                    requiresStartTLS: configuration.smtpStartTLS))
+                    requiresStartTLS: configuration.smtpRequiresTLS, caFile: configuration.smtpCAFile))
             channels.mailFrom = MailAddress(address: from, name: "Segurança Social")
         } else {
             logger.warning("SMTP_URL is not set: invitations and e-mail fallbacks will be recorded as not sent")
+        }
+        if configuration.smtpInsecurePlaintextAuth && configuration.smtpUsername != nil {
+            logger.warning(
+                "SMTP_INSECURE_PLAINTEXT_AUTH is on: the relay password and the invitations may travel in clear")
         }
         if let secret = configuration.contactCenterWebhookSecret {
             channels.contactCenterWebhooks = SignedWebhookSender(transport: transport, secret: secret, clock: clock)

@@ -14,18 +14,23 @@ public struct SMTPConfiguration: Sendable {
     public var url: String
     public var username: String?
     public var password: String?
-    /// Require STARTTLS on `smtp://` (the relay must offer it).
+    /// On `smtp://`, STARTTLS is always used when the relay offers it; with this it is required (the
+    /// send fails before anything, credentials included, goes out in clear).
     public var requiresStartTLS: Bool
+    /// A PEM file of the certificate authorities that may sign the relay's certificate (a private CA);
+    /// `nil`: the system's.
+    public var caFile: String?
     public var timeout: Duration
 
     public init(
         url: String, username: String? = nil, password: String? = nil, requiresStartTLS: Bool = false,
-        timeout: Duration = .seconds(30)
+        caFile: String? = nil, timeout: Duration = .seconds(30)
     ) {
         self.url = url
         self.username = username
         self.password = password
         self.requiresStartTLS = requiresStartTLS
+        self.caFile = caFile
         self.timeout = timeout
     }
 }
@@ -100,8 +105,11 @@ public final class CurlSMTPMailer: MailTransport {
             },
             ccurl_setopt_pointer(handle, CURLOPT_READDATA, Unmanaged.passUnretained(reader).toOpaque()),
         ]
-        if configuration.requiresStartTLS {
-            codes.append(ccurl_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)))
+        // STARTTLS whenever the relay offers it; required when configured (and always with credentials).
+        let tls = configuration.requiresStartTLS ? CURLUSESSL_ALL : CURLUSESSL_TRY
+        codes.append(ccurl_setopt_long(handle, CURLOPT_USE_SSL, Int(tls.rawValue)))
+        if let caFile = configuration.caFile {
+            codes.append(ccurl_setopt_string(handle, CURLOPT_CAINFO, caFile))
         }
         if let username = configuration.username {
             codes.append(ccurl_setopt_string(handle, CURLOPT_USERNAME, username))

@@ -31,6 +31,8 @@ public enum SessionCommandError: Error, Equatable, Sendable {
     case missingContact(FallbackChannel)
     /// The session already holds the most messages it may.
     case messageLimitReached(Int)
+    /// The session has no such participant.
+    case unknownParticipant(String)
 }
 
 /// Carries out commands and events on sessions: runs the state machine, then stores the new session, its
@@ -84,7 +86,8 @@ public struct SessionService: Sendable {
                 do {
                     var companionCodes: [String: String] = [:]
                     let session = try await apply(.bookingUpdated(booking), to: stored, by: actor) { session in
-                        companionCodes = session.issueCompanionAccess(using: codeHasher)
+                        companionCodes = session.issueCompanionAccess(
+                            using: codeHasher, previous: stored.session.booking.companions)
                     }
                     return .updated(session, companionCodes: companionCodes)
                 } catch StoreError.versionConflict {
@@ -120,9 +123,10 @@ public struct SessionService: Sendable {
     }
 
     /// Replaces the validation code; returns the session and the new plain code, shown this once.
-    public func rotateAccessCode(for bookingID: BookingID, by actor: SessionActor = .scheduler) async throws
-        -> (Session, code: String)
-    {
+    /// Replaces the validation code of `participant` (the citizen by default); their lobby tickets end.
+    public func rotateAccessCode(
+        for bookingID: BookingID, participant: Participant = .citizen, by actor: SessionActor = .scheduler
+    ) async throws -> (Session, code: String) {
         for _ in 0..<5 {
             guard let stored = try await store.session(for: bookingID) else {
                 throw SessionCommandError.notFound(bookingID)
@@ -131,11 +135,15 @@ public struct SessionService: Sendable {
             guard !state.isTerminal || state == .failed else {
                 throw SessionCommandError.refused(SessionTransitionRefusal(.sessionClosed, state: state))
             }
-            let code = AccessCode.make()
             var session = stored.session
-            session.access.codeHash = codeHasher.hash(code)
-            session.access.failedAttempts = 0
-            session.access.lockedUntil = nil
+            guard var credentials = session.credentials(of: participant) else {
+                throw SessionCommandError.unknownParticipant(participant.description)
+            }
+            let code = AccessCode.make()
+            credentials.codeHash = codeHasher.hash(code)
+            credentials.failedAttempts = 0
+            credentials.lockedUntil = nil
+            session.setCredentials(credentials, of: participant)
             session.updatedAt = clock.now
             let audit = AuditRecord(
                 bookingID: bookingID, at: session.updatedAt, actor: actor, event: "access_code_rotated",

@@ -145,12 +145,26 @@ class SinkHandler:
     async def handle_DATA(self, server, session, envelope):
         parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         with self.lock:
-            self.messages.append({"rcpt": list(envelope.rcpt_tos), "from": envelope.mail_from, "message": parsed})
+            self.messages.append({"rcpt": list(envelope.rcpt_tos), "from": envelope.mail_from, "message": parsed,
+                                  "tls": session.ssl is not None})
         return "250 Message accepted"
 
     def with_id_prefix(self, prefix):
         with self.lock:
             return [m for m in self.messages if m["message"]["Message-ID"].strip("<>").startswith(prefix)]
+
+
+def loopback_tls_context(folder):
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.1; returns it and the
+    certificate's PEM path (for SMTP_CA_FILE)."""
+    import ssl
+    cert, key = pathlib.Path(folder) / "relay-cert.pem", pathlib.Path(folder) / "relay-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    return context, cert
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
-"""SMTP AUTH through libcurl: the relay demands credentials; the right ones deliver, wrong ones are a
-visible failure (never silent)."""
+"""SMTP AUTH through libcurl: the relay demands credentials (over STARTTLS, which the gateway requires
+with credentials); the right ones deliver, wrong ones are a visible failure (never silent)."""
 import datetime
 import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from conftest import Gateway, SinkHandler, free_port, request
+from conftest import Gateway, SinkHandler, free_port, loopback_tls_context, request
 
 
 def authenticator(server, session, envelope, mechanism, auth_data):
@@ -24,8 +24,9 @@ def booking(start_in):
 def test_relay_with_auth(tmp_path):
     handler = SinkHandler()
     port = free_port()
+    tls_context, certificate = loopback_tls_context(tmp_path)
     controller = Controller(handler, hostname="127.0.0.1", port=port, auth_required=True,
-                            auth_require_tls=False, authenticator=authenticator)
+                            auth_require_tls=True, authenticator=authenticator, tls_context=tls_context)
     controller.start()
     try:
         for password, expected in (("relay-secret", "sent"), ("wrong", "queued")):
@@ -33,7 +34,8 @@ def test_relay_with_auth(tmp_path):
             folder.mkdir()
             gateway = Gateway(folder, env={
                 "SMTP_URL": f"smtp://127.0.0.1:{port}", "SMTP_FROM": "noreply@example.pt",
-                "SMTP_USERNAME": "gateway", "SMTP_PASSWORD": password, "LATE_GRACE_SECONDS": "1",
+                "SMTP_USERNAME": "gateway", "SMTP_PASSWORD": password, "SMTP_CA_FILE": str(certificate),
+                "LATE_GRACE_SECONDS": "1",
                 "FALLBACK_CHANNELS": "email"}).start()
             try:
                 key = gateway.credentials["SCHEDULER_API_KEYS"]
@@ -55,6 +57,7 @@ def test_relay_with_auth(tmp_path):
             finally:
                 gateway.stop()
         assert len(handler.with_id_prefix("fallback-email.B-relay-secret")) == 1
+        assert handler.with_id_prefix("fallback-email.B-relay-secret")[0]["tls"]
         assert handler.with_id_prefix("fallback-email.B-wrong") == []
     finally:
         controller.stop()

@@ -17,13 +17,55 @@ e2e_support = importlib.util.module_from_spec(_spec)
 sys.modules["e2e_support"] = e2e_support
 _spec.loader.exec_module(e2e_support)
 
-Gateway = e2e_support.Gateway
+import re
+
+# What must never appear in the gateway's logs (run at LOG_LEVEL=trace in this suite).
+FORBIDDEN_PATTERNS = {
+    "an e-mail address": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    "a phone number": re.compile(r"\+\d{9,15}"),
+    "a JWT": re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+"),
+    "a bearer credential": re.compile(r"Bearer [A-Za-z0-9._~+/=-]{8,}"),
+    "a validation code": re.compile(r"(?i)code[\"'=: ]+\d{6}\b"),
+    "a lobby ticket": re.compile(r"(?i)ticket[\"'=: ]+[A-Za-z0-9_-]{16,}"),
+    "a citizen's name": re.compile(r"Maria|Sousa"),
+}
+SECRET_SETTING = re.compile(r"SECRET|KEY|TOKEN|PASSWORD|CLIENT_STATE")
+
+
+class Gateway(e2e_support.Gateway):
+    """The e2e runner at LOG_LEVEL=trace whose stop() fails the test when the logs show personal data,
+    a code, a token, a ticket, a key or any configured or generated secret."""
+
+    def __init__(self, workdir, env=None):
+        super().__init__(workdir, env={"LOG_LEVEL": "trace", **(env or {})})
+
+    def stop(self, timeout=15):
+        code = super().stop(timeout)
+        if getattr(self, "stderr_path", None) is not None and self.stderr_path.exists():
+            assert_clean_log(self.stderr_path.read_text(), self.secret_values())
+        return code
+
+    def secret_values(self):
+        values = {v for k, v in self.env.items() if SECRET_SETTING.search(k) and len(v) >= 8}
+        credentials = self.workdir / "var" / "credentials.env"
+        if credentials.exists():
+            values |= {v for v in self.credentials.values() if len(v) >= 8}
+        return values
+
+
+def assert_clean_log(text, secrets):
+    problems = [f"{what}: {match.group(0)[:40]}" for what, pattern in FORBIDDEN_PATTERNS.items()
+                for match in [pattern.search(text)] if match]
+    problems += [f"a secret ({value[:4]}…)" for value in secrets for part in (value.split(":")[-1],) if part in text]
+    assert not problems, "the log shows " + "; ".join(problems)
 free_port = e2e_support.free_port
 request = e2e_support.request
 notification_env = e2e_support.notification_env
 gateway = e2e_support.gateway
 smtp_sink = e2e_support.smtp_sink
 webhook_receiver = e2e_support.webhook_receiver
+SinkHandler = e2e_support.SinkHandler
+loopback_tls_context = e2e_support.loopback_tls_context
 
 
 class Recorder:

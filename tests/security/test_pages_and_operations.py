@@ -52,3 +52,19 @@ def test_pages_operations_and_echo(tmp_path):
         assert get(f"{gateway.base}/healthz")[0] == 200
     finally:
         gateway.stop()
+
+
+def test_an_undeclared_method_on_a_declared_path_is_405_with_allow(tmp_path):
+    gateway = Gateway(tmp_path).start()
+    try:
+        status, headers, _ = get(f"{gateway.base}/console", method="POST")
+        assert status == 405 and headers["Allow"] == "GET"
+        req = urllib.request.Request(f"{gateway.base}/v1/sessions/B-1", method="PATCH")
+        try:
+            urllib.request.urlopen(req, timeout=5)
+            raise AssertionError("PATCH was accepted")
+        except urllib.error.HTTPError as error:
+            assert error.code == 405 and error.headers["Allow"] == "DELETE, GET, PUT"
+        assert get(f"{gateway.base}/no/such/path")[0] == 404
+    finally:
+        gateway.stop()
