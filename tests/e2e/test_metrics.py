@@ -2,6 +2,7 @@
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import subprocess
 import time
@@ -41,6 +42,7 @@ def iso(seconds_from_now):
 def test_domain_metrics_are_present_and_move(tmp_path, smtp_sink, webhook_receiver):
     env = notification_env(smtp_sink, webhook_receiver, grace=1)
     env["DAILY_WEBHOOK_SECRET"] = DAILY_SECRET
+    env["SSE_HEARTBEAT_SECONDS"] = "1"  # a closed stream is noticed at the next heartbeat
     gateway = Gateway(tmp_path, env=env)
     # MET-1 is a `daily` session whose Daily API is the built-in simulator: Daily's webhooks act on it.
     gateway.env.update({"SIMULATOR_API_KEY": SIMULATOR_KEY, "DAILY_API_KEY": SIMULATOR_KEY,
@@ -67,8 +69,18 @@ def test_domain_metrics_are_present_and_move(tmp_path, smtp_sink, webhook_receiv
             "citizen": {"name": "Maria", "phone": "+351912345678"}, "notifyCitizen": False})
         assert status == 201
         token = waiting["citizenJoinUrl"].rsplit("/", 1)[1]
-        assert request("POST", f"{gateway.base}/v1/lobby/{token}/enter", body={"code": waiting["validationCode"]})[0] == 200
+        status, entered = request("POST", f"{gateway.base}/v1/lobby/{token}/enter", body={"code": waiting["validationCode"]})
+        assert status == 200
         wait_for(lambda: value(scrape(gateway), "gateway_citizens_waiting") == 1, 10, "a waiting citizen")
+        # Deadlines wait in the queue; an open lobby stream is counted while it is open.
+        queued = scrape(gateway)
+        assert value(queued, "gateway_job_queue_depth", kind="deadline.slot_end") >= 3
+        stream = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
+        stream.request("GET", f"/v1/lobby/{token}/events", headers={"Authorization": f"Bearer {entered['ticket']}"})
+        assert stream.getresponse().status == 200
+        wait_for(lambda: value(scrape(gateway), "gateway_sse_streams_open") == 1, 10, "the open stream")
+        stream.close()
+        wait_for(lambda: value(scrape(gateway), "gateway_sse_streams_open") == 0, 10, "the stream to close")
 
         wait_for(lambda: request("GET", f"{gateway.base}/v1/sessions/MET-1", key=key)[1]["room"]["status"] == "ready",
                  10, "the room")
@@ -106,6 +118,19 @@ def test_domain_metrics_are_present_and_move(tmp_path, smtp_sink, webhook_receiv
 
         after = scrape(gateway)
         assert value(after, "gateway_recording_policy_events_total", provider="daily", kind="recording_started") == 1
+        # A provider call that fails is counted: MET-4's room is removed behind the gateway's back, so
+        # minting the citizen's entry on admission fails.
+        gone = book("MET-4", 600, provider="daily")
+        wait_for(lambda: request("GET", f"{gateway.base}/v1/sessions/MET-4", key=key)[1]["room"]["status"] == "ready",
+                 10, "MET-4's room")
+        gone_token = gone["citizenJoinUrl"].rsplit("/", 1)[1]
+        assert request("POST", f"{gateway.base}/v1/lobby/{gone_token}/enter", body={"code": gone["validationCode"]})[0] == 200
+        room = "vg-" + hashlib.sha256(b"MET-4").hexdigest()[:24]
+        assert request("DELETE", f"http://127.0.0.1:{gateway.simulator_port}/v1/rooms/{room}", key=SIMULATOR_KEY)[0] == 200
+        assert request("POST", f"{gateway.base}/v1/sessions/MET-4/admit", key=jwt)[0] >= 500
+        errors = scrape(gateway)
+        assert sum(v for (n, labels), v in errors.items() if n == "gateway_provider_call_errors_total"
+                   and ("provider", "daily") in labels and ("operation", "citizen_entry") in labels) == 1
         assert value(after, "gateway_sessions_closed_total", service="prestacoes-familiares", outcome="no_show") >= 1
         assert value(after, "gateway_admissions_total", service="prestacoes-familiares") == \
             value(before, "gateway_admissions_total", service="prestacoes-familiares") + 1
