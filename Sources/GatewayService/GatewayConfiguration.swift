@@ -119,6 +119,9 @@ public struct GatewayConfiguration: Sendable {
     public var jobConcurrency: Int
     /// How long a stopping process waits for running jobs before handing them back to the queue.
     public var shutdownGrace: Duration
+    /// A connection that completes no write for this long is closed (a stalled event stream, an idle
+    /// keep-alive connection); longer than the SSE heartbeat.
+    public var serverWriteTimeout: Duration
 
     public init(reader: ConfigReader) {
         httpHost = reader.string(forKey: "http.host", default: "127.0.0.1")
@@ -206,6 +209,7 @@ public struct GatewayConfiguration: Sendable {
         jobRetryBase = .milliseconds(Int(max(0.01, reader.double(forKey: "job.retry.base.seconds", default: 2)) * 1000))
         jobConcurrency = reader.int(forKey: "job.concurrency", default: 32)
         shutdownGrace = .milliseconds(Int(max(0, reader.double(forKey: "shutdown.grace.seconds", default: 10)) * 1000))
+        serverWriteTimeout = .seconds(reader.int(forKey: "server.write.timeout.seconds", default: 60))
     }
 
     /// Reads the process environment, then command-line options (which win).
@@ -271,6 +275,9 @@ public struct GatewayConfiguration: Sendable {
         errors += providerSettingErrors()
         if let simulatorFaults {
             do { _ = try SimulatorFaults(parsing: simulatorFaults) } catch { errors.append(error.description) }
+        }
+        if serverWriteTimeout <= sseHeartbeat {
+            errors.append("SERVER_WRITE_TIMEOUT_SECONDS must be longer than SSE_HEARTBEAT_SECONDS")
         }
         if !(1...3650).contains(retentionDays) { errors.append("RETENTION_DAYS must be between 1 and 3650") }
         if !(1...1024).contains(jobConcurrency) { errors.append("JOB_CONCURRENCY must be between 1 and 1024") }

@@ -121,7 +121,7 @@ public final class GatewayRuntime: Sendable {
         services.append(worker)
         services.append(
             Application(
-                router: router,
+                router: router, server: WriteTimeout.server(after: configuration.serverWriteTimeout),
                 configuration: .init(
                     address: .hostname(configuration.httpHost, port: configuration.httpPort),
                     serverName: "video-session-gateway"),
