@@ -14,12 +14,18 @@ public struct GatewayRequestContext: RequestContext {
     /// The scheduler client of a request that carried a valid scheduler key (named when its key is).
     public var schedulerActor: SessionActor = .scheduler
 
-    /// The peer's IP address, for rate limits.
-    public let remoteIP: String?
+    /// The TCP peer's address.
+    public let peerIP: String?
+    /// The client's address, for rate limits and stream caps: the peer's, or behind a trusted proxy the
+    /// forwarded one (see `TrustedProxies`).
+    public var remoteIP: String?
+    /// `http` or `https` as a trusted proxy forwarded it; `nil` otherwise.
+    public var clientScheme: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        remoteIP = source.channel.remoteAddress?.ipAddress
+        peerIP = source.channel.remoteAddress?.ipAddress
+        remoteIP = peerIP
     }
 
     public var maxUploadSize: Int { Self.maximumBodySize }

@@ -33,6 +33,8 @@ public struct GatewayHTTPDependencies: Sendable {
     public let providerStatesSecret: String?
     /// When set, `GET /metrics` needs it as a bearer token.
     public let metricsToken: String?
+    /// The reverse proxies whose `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
+    public let trustedProxies: TrustedProxies
 
     /// Code attempts allowed per minute.
     public struct LobbyLimits: Sendable {
@@ -51,8 +53,9 @@ public struct GatewayHTTPDependencies: Sendable {
         heartbeat: Duration = .seconds(15), lobbyLimits: LobbyLimits = LobbyLimits(),
         providerStatesClock: FreezableClock? = nil, providerStatesSecret: String? = nil,
         webhookSecrets: WebhookSecrets = WebhookSecrets(), metricsToken: String? = nil,
-        streamLimits: StreamLimits = StreamLimits()
+        streamLimits: StreamLimits = StreamLimits(), trustedProxies: TrustedProxies = .none
     ) {
+        self.trustedProxies = trustedProxies
         self.streamLimits = streamLimits
         self.metricsToken = metricsToken
         self.providerStatesSecret = providerStatesSecret
@@ -73,6 +76,7 @@ public struct GatewayHTTPDependencies: Sendable {
 /// Builds the gateway's router: the scheduler API and the operations endpoints.
 public func buildGatewayRouter(_ dependencies: GatewayHTTPDependencies) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
+    router.add(middleware: ClientAddressMiddleware(trusted: dependencies.trustedProxies))
     router.add(middleware: RequestLoggingMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())

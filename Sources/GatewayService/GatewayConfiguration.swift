@@ -119,6 +119,8 @@ public struct GatewayConfiguration: Sendable {
     public var jobConcurrency: Int
     /// How long a stopping process waits for running jobs before handing them back to the queue.
     public var shutdownGrace: Duration
+    /// `TRUSTED_PROXIES`: CIDRs of the reverse proxies whose forwarding headers are believed.
+    public var trustedProxiesText: String
     /// A connection that completes no write for this long is closed (a stalled event stream, an idle
     /// keep-alive connection); longer than the SSE heartbeat.
     public var serverWriteTimeout: Duration
@@ -210,6 +212,7 @@ public struct GatewayConfiguration: Sendable {
         jobConcurrency = reader.int(forKey: "job.concurrency", default: 32)
         shutdownGrace = .milliseconds(Int(max(0, reader.double(forKey: "shutdown.grace.seconds", default: 10)) * 1000))
         serverWriteTimeout = .seconds(reader.int(forKey: "server.write.timeout.seconds", default: 60))
+        trustedProxiesText = reader.string(forKey: "trusted.proxies", default: "")
     }
 
     /// Reads the process environment, then command-line options (which win).
@@ -275,6 +278,9 @@ public struct GatewayConfiguration: Sendable {
         errors += providerSettingErrors()
         if let simulatorFaults {
             do { _ = try SimulatorFaults(parsing: simulatorFaults) } catch { errors.append(error.description) }
+        }
+        if case .failure(let error) = TrustedProxies.parse(trustedProxiesText) {
+            errors.append("TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDRs; '\(error.entry)' is not one")
         }
         if serverWriteTimeout <= sseHeartbeat {
             errors.append("SERVER_WRITE_TIMEOUT_SECONDS must be longer than SSE_HEARTBEAT_SECONDS")
@@ -350,5 +356,12 @@ extension GatewayConfiguration {
     /// encrypted from the start.
     public var smtpRequiresTLS: Bool {
         smtpStartTLS || (smtpUsername != nil && !smtpInsecurePlaintextAuth)
+    }
+}
+
+extension GatewayConfiguration {
+    /// The parsed `TRUSTED_PROXIES` (none when invalid: the start is refused then, see `validationErrors`).
+    public var trustedProxies: TrustedProxies {
+        (try? TrustedProxies.parse(trustedProxiesText).get()) ?? .none
     }
 }

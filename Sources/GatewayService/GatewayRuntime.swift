@@ -115,7 +115,7 @@ public final class GatewayRuntime: Sendable {
                     perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink),
                 providerStatesClock: freezableClock, providerStatesSecret: configuration.testProviderStatesSecret,
                 webhookSecrets: webhookSecrets(configuration), metricsToken: configuration.metricsToken,
-                streamLimits: configuration.streamLimits))
+                streamLimits: configuration.streamLimits, trustedProxies: configuration.trustedProxies))
         // Services stop in the reverse order: event streams end, the HTTP server stops accepting and
         // drains, the worker finishes or hands back its jobs, and the built-in simulator goes last.
         services.append(worker)
