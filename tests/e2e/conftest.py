@@ -193,6 +193,14 @@ class Receiver:
             return list(seen.values())
 
 
+def signature_is_valid(path, body, header):
+    """Whether `Gateway-Signature: t=…,v1=…` signs `body` with the secret of the receiver at `path`."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    secret = RECEIVER_SECRETS.get(path, "")
+    expected = hmac.new(secret.encode(), f"{fields.get('t', '')}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields.get("v1", ""))
+
+
 @pytest.fixture
 def webhook_receiver():
     receiver = Receiver()
@@ -202,9 +210,7 @@ def webhook_receiver():
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             signature = self.headers.get("Gateway-Signature", "")
             fields = dict(part.split("=", 1) for part in signature.split(",") if "=" in part)
-            secret = RECEIVER_SECRETS.get(self.path, "")
-            expected = hmac.new(secret.encode(), f"{fields.get('t', '')}.".encode() + body, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(expected, fields.get("v1", "")):
+            if not signature_is_valid(self.path, body, signature):
                 with receiver.lock:
                     receiver.rejected += 1
                 self.send_response(401)

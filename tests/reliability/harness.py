@@ -9,7 +9,6 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
-import hmac
 import http.client
 import importlib.util
 import json
@@ -165,12 +164,7 @@ class WebhookReceiver:
                     event = json.loads(body)
                 except (ValueError, OSError):
                     return  # a truncated request (a reset on the way): nothing was received
-                signature = self.headers.get("Gateway-Signature", "")
-                fields = dict(part.split("=", 1) for part in signature.split(",") if "=" in part)
-                secret = RECEIVER_SECRETS.get(self.path, "")
-                expected = hmac.new(secret.encode(), f"{fields.get('t', '')}.".encode() + body,
-                                    hashlib.sha256).hexdigest()
-                if not hmac.compare_digest(expected, fields.get("v1", "")):
+                if not e2e.signature_is_valid(self.path, body, self.headers.get("Gateway-Signature", "")):
                     with receiver.lock:
                         receiver.rejected += 1
                     self.send_response(401)

@@ -5,6 +5,7 @@ the end-to-end tests import theirs as `conftest` and a second one would shadow i
 import importlib.util
 import json
 import pathlib
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -135,3 +136,12 @@ WEBHOOK_SECRET_FOR_RECEIVERS = {
     "SCHEDULER_CALLBACK_SECRET": e2e_support.RECEIVER_SECRETS["/scheduler"],
 }
 BINARY = e2e_support.BINARY
+
+
+def refused_start(tmp_path, env):
+    """Starts the gateway with `env`, expects it to refuse, and returns what it printed."""
+    gateway = Gateway(tmp_path, env=env)
+    result = subprocess.run([str(BINARY), "serve", "--http-port", str(gateway.port)], cwd=tmp_path, env=gateway.env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    return result.stderr + result.stdout

@@ -4,10 +4,9 @@ import datetime
 import hashlib
 import hmac
 import json
-import subprocess
 import time
 
-from security_support import BINARY, Gateway, recorder_factory, request  # noqa: F401 (fixtures)
+from security_support import Gateway, recorder_factory, refused_start, request  # noqa: F401 (fixtures)
 
 SCHEDULER_SECRET = "scheduler-callback-secret-for-security-tests"
 CONTACT_CENTRE_SECRET = "contact-centre-secret-for-security-tests"
@@ -58,14 +57,6 @@ def test_each_receiver_gets_events_signed_with_its_own_secret(tmp_path, recorder
         assert all(signed_with(SCHEDULER_SECRET, d) and not signed_with(CONTACT_CENTRE_SECRET, d) for d in to_scheduler)
     finally:
         gateway.stop()
-
-
-def refused_start(tmp_path, env):
-    gateway = Gateway(tmp_path, env=env)
-    result = subprocess.run([str(BINARY), "serve", "--http-port", str(gateway.port)], cwd=tmp_path, env=gateway.env,
-                            capture_output=True, text=True, timeout=30)
-    assert result.returncode != 0
-    return result.stderr + result.stdout
 
 
 def test_a_receiver_url_without_its_own_secret_is_refused_at_start(tmp_path):

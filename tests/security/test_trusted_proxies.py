@@ -4,8 +4,7 @@ one address sending junk cannot lock out the next citizen; from an untrusted pee
 X-Forwarded-For is ignored."""
 import datetime
 
-from security_support import Gateway, request
-from test_fixed_value_settings import refused_start
+from security_support import Gateway, refused_start, request
 
 
 def iso(seconds_from_now):
