@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GatewayCore
+import GatewayStorage
 import Hummingbird
 import SessionOrchestration
 
@@ -104,9 +105,16 @@ struct WebhookRoutes: Sendable {
             return try JSONResponse.make(["received": true])
         }
         let now = sessions.clock.now
-        let isNew = try await sessions.store.recordWebhookReceipt(
+        let receipt = WebhookReceipt(
             provider: provider, eventID: event.id, at: now, forgettingBefore: now - secrets.receiptRetention)
-        if isNew { try await act(on: event, for: session, from: provider, context: context) }
+        if event.meaning == .recordingStarted {
+            try await stopRecording(for: session, receipt: receipt, context: context)
+        } else if try await sessions.store.recordWebhookReceipt(
+            provider: provider, eventID: event.id, at: now, forgettingBefore: receipt.forgettingBefore)
+        {
+            context.logger.info(
+                "webhook", metadata: ["provider": "\(provider)", "booking.id": "\(session.bookingID)", "event": "\(event.meaning)"])
+        }
         return try JSONResponse.make(["received": true])
     }
 
@@ -120,15 +128,18 @@ struct WebhookRoutes: Sendable {
         return session
     }
 
-    private func act(on event: Event, for session: Session, from provider: String, context: GatewayRequestContext)
+    /// A recording that started: the receipt and the session change that stops it are one transaction,
+    /// so the provider is answered 200 only once the effect is stored; a failed write is a 5xx, and the
+    /// provider's redelivery is acted on. A redelivery of an event already acted on is answered 200.
+    private func stopRecording(for session: Session, receipt: WebhookReceipt, context: GatewayRequestContext)
         async throws
     {
-        context.logger.info(
-            "webhook", metadata: ["provider": "\(provider)", "booking.id": "\(session.bookingID)", "event": "\(event.meaning)"])
-        if event.meaning == .recordingStarted {
-            context.logger.error(
-                "recording started at the provider; stopping it", metadata: ["booking.id": "\(session.bookingID)"])
-            _ = try? await sessions.handle(.recordingStarted, for: session.bookingID, by: .provider)
+        context.logger.error(
+            "recording started at the provider; stopping it", metadata: ["booking.id": "\(session.bookingID)"])
+        do {
+            _ = try await sessions.handle(.recordingStarted, for: session.bookingID, by: .provider, receipt: receipt)
+        } catch StoreError.duplicateWebhookEvent {
+            context.logger.info("recording event received before; already acted on")
         }
     }
 

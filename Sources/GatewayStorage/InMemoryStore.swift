@@ -69,6 +69,9 @@ public final class InMemoryStore: GatewayStore {
                 throw StoreError.versionConflict(id)
             default: break
             }
+            if let receipt = change.webhookReceipt {
+                guard Self.insertReceipt(receipt, into: &state) else { throw StoreError.duplicateWebhookEvent }
+            }
             let stored = StoredSession(session: change.session, version: (current?.version ?? 0) + 1)
             state.sessions[id] = stored
             state.audit.append(contentsOf: change.audit)
@@ -105,12 +108,17 @@ public final class InMemoryStore: GatewayStore {
         async throws -> Bool
     {
         state.withLock { state in
-            state.webhookReceipts = state.webhookReceipts.filter { $0.value >= cutoff }
-            let key = "\(provider)|\(eventID)"
-            guard state.webhookReceipts[key] == nil else { return false }
-            state.webhookReceipts[key] = date
-            return true
+            Self.insertReceipt(
+                WebhookReceipt(provider: provider, eventID: eventID, at: date, forgettingBefore: cutoff), into: &state)
         }
+    }
+
+    private static func insertReceipt(_ receipt: WebhookReceipt, into state: inout State) -> Bool {
+        state.webhookReceipts = state.webhookReceipts.filter { $0.value >= receipt.forgettingBefore }
+        let key = "\(receipt.provider)|\(receipt.eventID)"
+        guard state.webhookReceipts[key] == nil else { return false }
+        state.webhookReceipts[key] = receipt.at
+        return true
     }
 
     public func removeSession(_ bookingID: BookingID) async throws {

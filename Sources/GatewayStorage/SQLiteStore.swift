@@ -101,6 +101,9 @@ public final class SQLiteStore: GatewayStore {
         let id = session.bookingID.rawValue
         let data = try codec.encode(session)
         let stored: StoredSession = try await transaction { connection in
+            if let receipt = change.webhookReceipt {
+                guard try await Self.insertReceipt(receipt, on: connection) else { throw StoreError.duplicateWebhookEvent }
+            }
             let version: Int
             var previous: Session?
             if let expected = change.expectedVersion {
@@ -227,13 +230,19 @@ public final class SQLiteStore: GatewayStore {
         async throws -> Bool
     {
         try await transaction { connection in
-            _ = try await connection.query(
-                "DELETE FROM webhook_receipts WHERE received_at < ?", [.integer(Int(cutoff.millisecondsSince1970))])
-            _ = try await connection.query(
-                "INSERT INTO webhook_receipts (provider, event_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                [.text(provider), .text(eventID), .integer(Int(date.millisecondsSince1970))])
-            return try await connection.query("SELECT changes() AS n").first?.column("n")?.integer == 1
+            try await Self.insertReceipt(
+                WebhookReceipt(provider: provider, eventID: eventID, at: date, forgettingBefore: cutoff), on: connection)
         }
+    }
+
+    /// Forgets receipts past the replay window and stores this one; `false` when it was stored already.
+    private static func insertReceipt(_ receipt: WebhookReceipt, on connection: SQLiteConnection) async throws -> Bool {
+        _ = try await connection.query(
+            "DELETE FROM webhook_receipts WHERE received_at < ?", [.integer(Int(receipt.forgettingBefore.millisecondsSince1970))])
+        _ = try await connection.query(
+            "INSERT INTO webhook_receipts (provider, event_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [.text(receipt.provider), .text(receipt.eventID), .integer(Int(receipt.at.millisecondsSince1970))])
+        return try await connection.query("SELECT changes() AS n").first?.column("n")?.integer == 1
     }
 
     public func removeSession(_ bookingID: BookingID) async throws {

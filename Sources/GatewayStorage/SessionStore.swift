@@ -26,12 +26,16 @@ public struct SessionChange: Sendable {
     public var completesJob: Int64?
     /// The change erases personal data: the store also removes every earlier copy it keeps.
     public var erasesPersonalData: Bool
+    /// The provider event behind the change: stored with it, or the change fails as a duplicate.
+    public var webhookReceipt: WebhookReceipt?
 
     public init(
         session: Session, expectedVersion: Int?, audit: [AuditRecord] = [], jobs: [JobRequest] = [],
-        cancelsPendingDeadlines: Bool = false, completesJob: Int64? = nil, erasesPersonalData: Bool = false
+        cancelsPendingDeadlines: Bool = false, completesJob: Int64? = nil, erasesPersonalData: Bool = false,
+        webhookReceipt: WebhookReceipt? = nil
     ) {
         self.erasesPersonalData = erasesPersonalData
+        self.webhookReceipt = webhookReceipt
         self.session = session
         self.expectedVersion = expectedVersion
         self.audit = audit
@@ -101,6 +105,25 @@ public enum StoreError: Error, Equatable, Sendable {
     case versionConflict(BookingID)
     /// The database could not be reached or answered with an error.
     case unavailable(String)
+    /// The change carried a provider event's receipt that was already stored: it was acted on before.
+    case duplicateWebhookEvent
+}
+
+/// A provider event's receipt, stored in the same transaction as the session change it causes, so that
+/// an event is marked received only once its effect is stored.
+public struct WebhookReceipt: Sendable, Equatable {
+    public let provider: String
+    public let eventID: String
+    public let at: Date
+    /// Receipts older than this are forgotten (past the replay window).
+    public let forgettingBefore: Date
+
+    public init(provider: String, eventID: String, at: Date, forgettingBefore: Date) {
+        self.provider = provider
+        self.eventID = eventID
+        self.at = at
+        self.forgettingBefore = forgettingBefore
+    }
 }
 
 /// Durable storage of sessions and their audit trail.

@@ -162,15 +162,18 @@ public struct SessionService: Sendable {
     /// Applies an event to the stored session, retrying when another writer got there first.
     /// `completingJob` is marked done in the same transaction.
     @discardableResult
+    /// With a `receipt`, the provider event is marked received in the same transaction as its effect;
+    /// throws `StoreError.duplicateWebhookEvent` when it was received (and acted on) before.
     public func handle(
-        _ event: SessionEvent, for bookingID: BookingID, by actor: SessionActor, completingJob jobID: Int64? = nil
+        _ event: SessionEvent, for bookingID: BookingID, by actor: SessionActor, completingJob jobID: Int64? = nil,
+        receipt: WebhookReceipt? = nil
     ) async throws -> Session {
         for _ in 0..<5 {
             guard let stored = try await store.session(for: bookingID) else {
                 throw SessionCommandError.notFound(bookingID)
             }
             do {
-                return try await apply(event, to: stored, by: actor, completingJob: jobID)
+                return try await apply(event, to: stored, by: actor, completingJob: jobID, receipt: receipt)
             } catch StoreError.versionConflict {
                 continue
             }
@@ -180,7 +183,7 @@ public struct SessionService: Sendable {
 
     private func apply(
         _ event: SessionEvent, to stored: StoredSession, by actor: SessionActor, completingJob jobID: Int64? = nil,
-        adjusting adjust: (inout Session) -> Void = { _ in }
+        receipt: WebhookReceipt? = nil, adjusting adjust: (inout Session) -> Void = { _ in }
     ) async throws -> Session {
         let now = clock.now
         var transition: SessionTransition
@@ -190,7 +193,7 @@ public struct SessionService: Sendable {
             throw SessionCommandError.refused(error)
         }
         adjust(&transition.session)
-        let audited = !transition.isNoOp || event.isAlwaysAudited
+        let audited = !transition.isNoOp || event.isAlwaysAudited || receipt != nil
         if !audited && jobID == nil { return stored.session }
         let audit = AuditRecord(
             bookingID: stored.session.bookingID, at: now, actor: actor, event: event.name,
@@ -199,6 +202,7 @@ public struct SessionService: Sendable {
             for: transition, expectedVersion: stored.version, audit: audited ? audit : nil,
             completingJob: jobID)
         change.erasesPersonalData = event == .personalDataExpired
+        change.webhookReceipt = receipt
         let saved = try await store.apply(change)
         if !change.jobs.isEmpty { onJobsEnqueued() }
         DomainMetrics.record(event, from: stored.session, to: saved.session)
