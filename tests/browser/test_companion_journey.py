@@ -88,6 +88,10 @@ def test_interpreter_enters_with_their_own_code_and_is_admitted_before_the_citiz
     assert view["enteredAt"] and view["admittedAt"] is None and view["joinUrl"] is None, view
     shot(companion, "companion-waiting")
 
+    # The interpreter's wait timer counts from their own entry; the citizen entering later (a live state
+    # update about the booking) does not set it back.
+    expect(companion.locator("#waited")).to_have_text(re.compile(r"^00:(0[2-9]|[1-5][0-9])$"), timeout=10000)
+
     # The citizen, in their own browser, enters their own code and waits too.
     citizen = second_context.new_page()
     citizen.goto(site.join_url(citizen_token))
@@ -96,6 +100,8 @@ def test_interpreter_enters_with_their_own_code_and_is_admitted_before_the_citiz
     citizen_ticket = ticket_of(citizen, citizen_token)
     assert citizen_ticket
     assert site.session("B-companion")["state"] == "waiting"
+    companion.wait_for_timeout(1500)  # past the live update the citizen's entry sends, and a timer tick
+    assert companion.locator("#waited").text_content() >= "00:03", "the interpreter's wait time went back"
 
     # The interpreter's waiting page passes axe (and fits a phone) with both of them waiting.
     assert_fits_phone(companion)

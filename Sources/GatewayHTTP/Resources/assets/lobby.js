@@ -703,6 +703,12 @@
     }
     switch (type) {
       case "state":
+        // Live updates are about the booking and carry the citizen's entry time; a companion's own
+        // comes from their lobby view, so once known it is kept.
+        if (enteredAt !== null && data && typeof data === "object") {
+          data = Object.assign({}, data);
+          delete data.enteredAt;
+        }
         applyState(data);
         break;
       case "message":
