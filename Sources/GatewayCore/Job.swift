@@ -10,6 +10,8 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
     case deadline(Deadline)
     case fallback(FallbackChannel)
     case citizenNotice(CitizenNotice)
+    /// The invitation of one companion (`companion-1`, `companion-2`): their own link and code.
+    case companionInvitation(String)
     case schedulerCallback(SchedulerEvent)
 
     public var description: String {
@@ -22,6 +24,7 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
         case .deadline(let deadline): "deadline.\(deadline.rawValue)"
         case .fallback(let channel): "fallback.\(channel.rawValue)"
         case .citizenNotice(let notice): "notice.\(notice.rawValue)"
+        case .companionInvitation(let id): "notice.companion_invitation.\(id)"
         case .schedulerCallback(let event): "callback.\(event.rawValue)"
         }
     }
@@ -43,8 +46,13 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
                 guard let channel = FallbackChannel(rawValue: rest) else { return nil }
                 self = .fallback(channel)
             case "notice":
-                guard let notice = CitizenNotice(rawValue: rest) else { return nil }
-                self = .citizenNotice(notice)
+                if let notice = CitizenNotice(rawValue: rest) {
+                    self = .citizenNotice(notice)
+                } else if rest.hasPrefix("companion_invitation."), Participant(String(rest.dropFirst("companion_invitation.".count))) != nil {
+                    self = .companionInvitation(String(rest.dropFirst("companion_invitation.".count)))
+                } else {
+                    return nil
+                }
             case "callback":
                 guard let event = SchedulerEvent(rawValue: rest) else { return nil }
                 self = .schedulerCallback(event)
@@ -59,7 +67,7 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
     /// back (the provider's create-or-get), which the older generation's clean-up must not remove.
     public var outlivesGeneration: Bool {
         switch self {
-        case .endRoom, .stopRecording, .citizenNotice, .schedulerCallback: true
+        case .endRoom, .stopRecording, .citizenNotice, .companionInvitation, .schedulerCallback: true
         case .provisionRoom, .updateRoom, .deleteRoom, .deadline, .fallback: false
         }
     }

@@ -250,7 +250,9 @@ public final class InMemoryStore: GatewayStore {
             $0.value.bookingID == request.bookingID && $0.value.kind == request.kind
                 && $0.value.generation == request.generation
         }) {
-            guard existing.state == .done || existing.state == .dead else { return }
+            // A finished job is armed again; a waiting one takes a new payload (a replaced companion's code).
+            guard existing.state == .done || existing.state == .dead || (existing.state == .pending && request.payload != nil)
+            else { return }
             var rearmed = existing
             rearmed.state = .pending
             rearmed.dueAt = request.dueAt

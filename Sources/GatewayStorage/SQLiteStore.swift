@@ -173,7 +173,7 @@ public final class SQLiteStore: GatewayStore {
                     ON CONFLICT (booking_id, kind, generation) DO UPDATE
                     SET state = 'pending', due_at = excluded.due_at, attempts = 0, last_error = NULL, locked_until = NULL,
                         payload = excluded.payload
-                    WHERE jobs.state IN ('done', 'dead')
+                    WHERE jobs.state IN ('done', 'dead') OR (jobs.state = 'pending' AND excluded.payload IS NOT NULL)
                     """,
                     [
                         .text(job.bookingID.rawValue), .text(job.kind.description), .integer(job.generation),

@@ -58,6 +58,26 @@ public struct GatewayNotifier: Notifier {
         try await sendMail(.notice(notice), context, kind: "notice-\(notice.rawValue)", attachments: attachments)
     }
 
+    public func sendCompanionInvitation(_ companionID: String, for session: Session, validationCode: String) async throws {
+        guard let index = Int(companionID.dropFirst("companion-".count)), session.booking.companions.indices.contains(index - 1),
+            let access = session.companions.first(where: { $0.id == companionID })?.access
+        else { throw NotificationError.permanent("the booking has no \(companionID)") }
+        let companion = session.booking.companions[index - 1]
+        guard let address = companion.email else { throw NotificationError.missingContact("the companion has no e-mail") }
+        let context = NoticeContext(
+            session: session, joinURL: "\(publicBaseURL)/join/\(access.joinToken)", cancelURL: "", helpPhone: helpPhone,
+            validationCode: validationCode)
+        try await sendMail(
+            .companionInvitation(name: companion.name, role: companion.role), context,
+            kind: "notice-companion-invitation-\(companionID)",
+            attachments: [
+                MailAttachment(
+                    filename: "atendimento.ics", contentType: "text/calendar; charset=utf-8; method=PUBLISH",
+                    data: MailTemplates.calendarEvent(context, stamp: clock.now))
+            ],
+            to: MailAddress(address: address, name: companion.name))
+    }
+
     public func sendFallback(_ channel: FallbackChannel, for session: Session) async throws {
         switch channel {
         case .email:
@@ -100,21 +120,25 @@ public struct GatewayNotifier: Notifier {
 
     // MARK: Helpers
 
+    /// Sends to `recipient`, or to the citizen when none is given.
     private func sendMail(
-        _ kind: MailTemplates.Kind, _ context: NoticeContext, kind name: String, attachments: [MailAttachment]
+        _ kind: MailTemplates.Kind, _ context: NoticeContext, kind name: String, attachments: [MailAttachment],
+        to recipient: MailAddress? = nil
     ) async throws {
         guard let mail = channels.mail, let from = channels.mailFrom else {
             throw NotificationError.notConfigured("SMTP_URL and SMTP_FROM are not set")
         }
         let citizen = context.session.booking.citizen
-        guard let address = citizen.email else { throw NotificationError.missingContact("the citizen has no e-mail") }
+        guard let address = recipient?.address ?? citizen.email else {
+            throw NotificationError.missingContact("the citizen has no e-mail")
+        }
         // Checked again here for records stored before the rule: nothing else may reach `RCPT TO`.
         guard EmailAddressRule.isValid(address) else {
-            throw NotificationError.permanent("the citizen's e-mail address is not an accepted address")
+            throw NotificationError.permanent("the recipient's e-mail address is not an accepted address")
         }
         let rendered = MailTemplates.render(kind, context)
         let message = MailMessage(
-            from: from, to: MailAddress(address: address, name: citizen.name), subject: rendered.subject,
+            from: from, to: MailAddress(address: address, name: recipient?.name ?? citizen.name), subject: rendered.subject,
             messageID: "\(name).\(context.session.bookingID.rawValue).g\(context.session.generation)@\(from.domain)",
             date: clock.now, text: rendered.text, html: rendered.html, attachments: attachments)
         try await mail.send(message)

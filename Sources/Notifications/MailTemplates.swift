@@ -31,6 +31,9 @@ public enum MailTemplates {
     public enum Kind: Sendable {
         case notice(CitizenNotice)
         case late
+        /// A companion's own invitation: their name and role. It names neither the citizen nor the
+        /// booking's subject, and has no cancel link (only the citizen cancels).
+        case companionInvitation(name: String, role: Companion.Role)
     }
 
     public static func render(_ kind: Kind, _ context: NoticeContext) -> RenderedMail {
@@ -77,6 +80,21 @@ public enum MailTemplates {
             paragraphs = [
                 .text(strings.greeting(name)),
                 .text(strings.cancelledIntro(when)),
+                .text(strings.helpLine(context.helpPhone)),
+            ]
+        case .companionInvitation(let companionName, let role):
+            subject = strings.invitationSubject(when)
+            paragraphs = [
+                .text(strings.greeting(companionName)),
+                .text(strings.companionIntro(role, when)),
+                .link(strings.joinLabel, context.joinURL),
+            ]
+            if let code = context.validationCode { paragraphs.append(.emphasis(strings.codeLine(code))) }
+            paragraphs += [
+                .text(strings.windowLine),
+                .text(strings.equipmentTitle),
+                .list(strings.equipmentItems),
+                .text(strings.recordingLine),
                 .text(strings.helpLine(context.helpPhone)),
             ]
         case .late:
@@ -204,6 +222,7 @@ private struct Strings: Sendable {
     let lateSubject: @Sendable (String) -> String
     let lateIntro: @Sendable (String) -> String
     let lateCodeLine: String
+    let companionIntro: @Sendable (Companion.Role, String) -> String
     let signature: String
 
     static let portuguese = Strings(
@@ -235,6 +254,10 @@ private struct Strings: Sendable {
         lateSubject: { "O seu atendimento começou às \($0) — o técnico está à sua espera" },
         lateIntro: { "O seu atendimento por videochamada começou às \($0) e o técnico da Segurança Social está à sua espera. Ainda pode entrar até ao fim do horário marcado." },
         lateCodeLine: "Use o código de validação que recebeu no e-mail de marcação.",
+        companionIntro: { role, when in
+            let part = role == .interpreter ? "intérprete" : "representante"
+            return "Foi indicado(a) como \(part) para um atendimento por videochamada na Segurança Social marcado para \(when) (hora de Lisboa). Esta ligação e este código são só seus."
+        },
         signature: "Segurança Social — atendimento por videochamada")
 
     static let english = Strings(
@@ -266,5 +289,9 @@ private struct Strings: Sendable {
         lateSubject: { "Your appointment started at \($0) — your attendant is waiting" },
         lateIntro: { "Your video appointment started at \($0) and your Social Security attendant is waiting for you. You can still join until the end of the booked slot." },
         lateCodeLine: "Use the validation code from your booking e-mail.",
+        companionIntro: { role, when in
+            let part = role == .interpreter ? "interpreter" : "representative"
+            return "You have been named as \(part) for a video appointment with Social Security booked for \(when) (Lisbon time). This link and this code are yours alone."
+        },
         signature: "Social Security — video appointments")
 }

@@ -39,6 +39,12 @@ struct JobHandler: Sendable {
             let code = try job.payload.map { try sessions.sealer.open($0) }
             try await notifier.sendNotice(notice, for: session, validationCode: code)
             try await finish(job)
+        case .companionInvitation(let id):
+            guard let code = try job.payload.map({ try sessions.sealer.open($0) }) else {
+                throw NotificationError.permanent("the invitation's validation code is no longer available")
+            }
+            try await notifier.sendCompanionInvitation(id, for: session, validationCode: code)
+            try await finish(job)
         case .schedulerCallback(let event):
             try await notifier.notifyScheduler(event, about: session)
             try await finish(job)

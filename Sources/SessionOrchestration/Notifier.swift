@@ -5,6 +5,8 @@ import MeetingProviders
 /// task, the scheduler's events. Every call is safe to repeat (stable message and event ids).
 public protocol Notifier: Sendable {
     func sendNotice(_ notice: CitizenNotice, for session: Session, validationCode: String?) async throws
+    /// E-mails a companion their own link and validation code.
+    func sendCompanionInvitation(_ companionID: String, for session: Session, validationCode: String) async throws
     func sendFallback(_ channel: FallbackChannel, for session: Session) async throws
     func notifyScheduler(_ event: SchedulerEvent, about session: Session) async throws
 }
@@ -69,3 +71,10 @@ public struct UnconfiguredNotifier: Notifier {
 }
 
 extension ProviderError: DeliveryFailure {}
+
+extension Notifier {
+    /// Without an e-mail channel a companion's invitation is not sent, and says so.
+    public func sendCompanionInvitation(_ companionID: String, for session: Session, validationCode: String) async throws {
+        throw NotificationError.notConfigured("no e-mail channel configured")
+    }
+}

@@ -85,10 +85,13 @@ public struct SessionService: Sendable {
                 if stored.session.booking == booking { return .unchanged(stored.session) }
                 do {
                     var companionCodes: [String: String] = [:]
-                    let session = try await apply(.bookingUpdated(booking), to: stored, by: actor) { session in
-                        companionCodes = session.issueCompanionAccess(
-                            using: codeHasher, previous: stored.session.booking.companions)
-                    }
+                    let session = try await apply(
+                        .bookingUpdated(booking), to: stored, by: actor,
+                        adjusting: { session in
+                            companionCodes = session.issueCompanionAccess(
+                                using: codeHasher, previous: stored.session.booking.companions)
+                        },
+                        addingJobs: { session in try self.companionInvitations(companionCodes, in: session) })
                     return .updated(session, companionCodes: companionCodes)
                 } catch StoreError.versionConflict {
                     continue
@@ -102,8 +105,9 @@ public struct SessionService: Sendable {
                 bookingID: bookingID, at: now, actor: actor, event: "created", fromState: nil,
                 toState: transition.session.state)
             do {
-                let stored = try await store.apply(
-                    try change(for: transition, expectedVersion: nil, audit: audit, validationCode: code))
+                var change = try change(for: transition, expectedVersion: nil, audit: audit, validationCode: code)
+                change.jobs += try companionInvitations(companionCodes, in: transition.session)
+                let stored = try await store.apply(change)
                 onJobsEnqueued()
                 return .created(stored.session, validationCode: code, companionCodes: companionCodes)
             } catch StoreError.alreadyExists {
@@ -111,6 +115,20 @@ public struct SessionService: Sendable {
             }
         }
         throw StoreError.versionConflict(bookingID)
+    }
+
+    /// An invitation job, its code sealed, for each companion given a new code who has an e-mail
+    /// address, when the booking asks for e-mails.
+    private func companionInvitations(_ codes: [String: String], in session: Session) throws -> [JobRequest] {
+        guard session.booking.notifyCitizen else { return [] }
+        return try codes.keys.sorted().compactMap { id in
+            guard let code = codes[id], let index = Int(id.dropFirst("companion-".count)),
+                session.booking.companions.indices.contains(index - 1), session.booking.companions[index - 1].email != nil
+            else { return nil }
+            return JobRequest(
+                bookingID: session.bookingID, kind: .companionInvitation(id), generation: session.generation,
+                dueAt: clock.now, payload: try sealer.seal(code))
+        }
     }
 
     public func session(for bookingID: BookingID) async throws -> Session? {
@@ -183,7 +201,8 @@ public struct SessionService: Sendable {
 
     private func apply(
         _ event: SessionEvent, to stored: StoredSession, by actor: SessionActor, completingJob jobID: Int64? = nil,
-        receipt: WebhookReceipt? = nil, adjusting adjust: (inout Session) -> Void = { _ in }
+        receipt: WebhookReceipt? = nil, adjusting adjust: (inout Session) -> Void = { _ in },
+        addingJobs extraJobs: (Session) throws -> [JobRequest] = { _ in [] }
     ) async throws -> Session {
         let now = clock.now
         var transition: SessionTransition
@@ -203,6 +222,7 @@ public struct SessionService: Sendable {
             completingJob: jobID)
         change.erasesPersonalData = event == .personalDataExpired
         change.webhookReceipt = receipt
+        change.jobs += try extraJobs(transition.session)
         let saved = try await store.apply(change)
         if !change.jobs.isEmpty { onJobsEnqueued() }
         DomainMetrics.record(event, from: stored.session, to: saved.session)

@@ -61,7 +61,7 @@ struct ValueTests {
 
     @Test("Job kinds keep stable stored names", arguments: [
         JobKind.provisionRoom, .updateRoom, .endRoom, .deleteRoom, .deadline(.joinWindowOpens), .deadline(.lateCheck),
-        .deadline(.slotEnd), .deadline(.safetyCap),
+        .deadline(.slotEnd), .deadline(.safetyCap), .citizenNotice(.invitation), .companionInvitation("companion-2"),
     ])
     func jobKindNames(_ kind: JobKind) {
         #expect(JobKind(kind.description) == kind)

@@ -3,6 +3,8 @@ import GatewayCore
 import GatewayStorage
 import Hummingbird
 import HummingbirdTesting
+import SessionOrchestration
+import Synchronization
 import Testing
 
 @testable import GatewayService
@@ -116,4 +118,38 @@ struct CompanionTests {
             #expect(try await client.call(.get, "/v1/sessions/B-2").json["companions"].map { ($0 as? [[String: Any]])?[1]["validationCode"] == nil } == true)
         }
     }
+
+    @Test("A companion with an e-mail address gets their own invitation, with the code shown in the answer")
+    func invitations() async throws {
+        try await withSimulator { _, url in
+            let notifier = CompanionInvitationRecorder()
+            let gateway = await TestGateway(store: try await ProvisioningTests.sqliteStore(), simulatorURL: url, notifier: notifier)
+            try await gateway.test { client in
+                let created = try await client.create("B-1", extra: ["companions": [Self.interpreter, Self.representative]])
+                let companions = try #require(created.json["companions"] as? [[String: Any]])
+                let jobs = try await gateway.store.jobs(for: BookingID("B-1")!)
+                // The interpreter gave an e-mail address, the representative none.
+                #expect(jobs.filter { if case .companionInvitation = $0.kind { true } else { false } }.map(\.kind)
+                    == [.companionInvitation("companion-1")])
+                try await gateway.worker.runUntilIdle()
+                #expect(notifier.invitations == ["companion-1 \(companions[0]["validationCode"] as? String ?? "?")"])
+                #expect(try await gateway.store.jobs(for: BookingID("B-1")!).first { $0.kind == .companionInvitation("companion-1") }?.payload == nil)
+            }
+        }
+    }
+}
+
+/// Records the companions' invitations as `"<companion id> <code>"`.
+private final class CompanionInvitationRecorder: Notifier {
+    private let sent = Mutex<[String]>([])
+
+    var invitations: [String] { sent.withLock { $0 } }
+
+    func sendCompanionInvitation(_ companionID: String, for session: Session, validationCode: String) async throws {
+        sent.withLock { $0.append("\(companionID) \(validationCode)") }
+    }
+
+    func sendNotice(_ notice: CitizenNotice, for session: Session, validationCode: String?) async throws {}
+    func sendFallback(_ channel: FallbackChannel, for session: Session) async throws {}
+    func notifyScheduler(_ event: SchedulerEvent, about session: Session) async throws {}
 }

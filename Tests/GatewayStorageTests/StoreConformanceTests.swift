@@ -185,6 +185,21 @@ struct StoreConformanceTests {
         #expect(again.first?.attempts == 2)
     }
 
+    @Test("A waiting job asked for again with a new payload carries the new one", arguments: StoreKind.allCases)
+    func newPayload(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        func invitation(_ payload: String) -> JobRequest {
+            JobRequest(
+                bookingID: BookingID("B-1")!, kind: .companionInvitation("companion-1"), generation: 1,
+                dueAt: Fixture.now, payload: payload)
+        }
+        try await store.apply(SessionChange(session: Fixture.session("B-1"), expectedVersion: nil, jobs: [invitation("first")]))
+        try await store.apply(SessionChange(session: Fixture.session("B-1"), expectedVersion: 1, jobs: [invitation("second")]))
+        let jobs = try await store.jobs(for: BookingID("B-1")!)
+        #expect(jobs.count == 1)
+        #expect(jobs.first?.payload == "second" && jobs.first?.state == .pending)
+    }
+
     @Test("A released job is claimable again at once, without counting the interrupted attempt", arguments: StoreKind.allCases)
     func release(_ kind: StoreKind) async throws {
         let store = try await kind.make()

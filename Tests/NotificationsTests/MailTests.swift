@@ -143,6 +143,28 @@ struct MailTests {
         #expect(ics.split(separator: "\r\n").allSatisfy { $0.utf8.count <= 75 })
     }
 
+    @Test("A companion's invitation carries their own link and code and their role, not the citizen's name or cancel link")
+    func companionInvitation() {
+        let context = NoticeContext(
+            session: Sample.session(), joinURL: "https://video.example.pt/join/companion-token-0123456789", cancelURL: "",
+            helpPhone: "300 502 502", validationCode: "731904")
+        let rendered = MailTemplates.render(.companionInvitation(name: "Rita Gomes", role: .interpreter), context)
+        for fragment in [
+            "Olá Rita Gomes,", "como intérprete", "https://video.example.pt/join/companion-token-0123456789",
+            "Código de validação: 731904", "30 minutos antes", "não é gravada", "300 502 502",
+        ] {
+            #expect(rendered.text.contains(fragment), "\(fragment)")
+        }
+        #expect(!rendered.text.contains("Maria") && !rendered.html.contains("Maria"))
+        #expect(!rendered.text.contains("cancel"))
+        let english = MailTemplates.render(
+            .companionInvitation(name: "João Sousa", role: .representative),
+            NoticeContext(
+                session: Sample.session(locale: "en"), joinURL: "https://video.example.pt/join/x", cancelURL: "",
+                helpPhone: "300 502 502", validationCode: "1"))
+        #expect(english.text.contains("Hello João Sousa,") && english.text.contains("as representative"))
+    }
+
     @Test("Times are shown in Lisbon time, also in summer, and in English for English speakers")
     func localisation() {
         let summer = MailTemplates.render(.late, Sample.context(Sample.session(start: Sample.july)))
