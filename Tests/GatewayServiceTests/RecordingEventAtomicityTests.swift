@@ -4,7 +4,6 @@ import GatewayHTTP
 import GatewayStorage
 import Hummingbird
 import HummingbirdTesting
-import Prometheus
 import Synchronization
 import Testing
 
@@ -14,21 +13,7 @@ struct RecordingEventAtomicityTests {
     @Test("When the session write fails the provider gets a 5xx, and its redelivery is acted on")
     func failedWriteIsRetriedByTheProvider() async throws {
         let store = FailingStore(InMemoryStore())
-        let gateway = await TestGateway(store: store, simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
-        let base = gateway.dependencies
-        let dependencies = GatewayHTTPDependencies(
-            sessions: base.sessions, publicBaseURL: base.publicBaseURL, schedulerKeys: base.schedulerKeys,
-            defaultProvider: base.defaultProvider, metrics: PrometheusCollectorRegistry(), attendants: base.attendants,
-            webhookSecrets: WebhookSecrets(daily: ProviderWebhookTests.secret.base64EncodedString()))
-        var session = Session(
-            bookingID: BookingID("B-1")!,
-            booking: Booking(
-                service: "prestacoes-familiares", startsAt: gateway.clock.now, endsAt: gateway.clock.now + .seconds(1800),
-                provider: "daily", citizen: Citizen(name: "Maria", email: "m@example.pt")),
-            access: AccessCredentials.issue(using: .random()).0, createdAt: gateway.clock.now)
-        session.state = .inProgress
-        session.room = Room(status: .ready, recording: .disabled, providerRoomID: "vg-room-1")
-        try await store.apply(SessionChange(session: session, expectedVersion: nil))
+        let (gateway, dependencies) = try await ProviderWebhookTests.dailyCallInProgress(store: store)
         let now = Int(gateway.clock.now.timeIntervalSince1970)
         let body = #"{"id":"evt-7","payload":{"room_name":"vg-room-1"},"type":"recording.started","version":"1.0.0"}"#
         try await Application(router: buildGatewayRouter(dependencies)).test(.router) { client in

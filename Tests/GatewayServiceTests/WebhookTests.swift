@@ -20,14 +20,14 @@ struct ProviderWebhookTests {
         ]
     }
 
-    @Test("A verified Daily recording.started ends the room once; forged, stale and unconfigured are refused")
-    func dailyRecordingStarted() async throws {
-        let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
+    /// A gateway with Daily's webhook secret and booking B-1 in a call in Daily room `vg-room-1`.
+    static func dailyCallInProgress(store: any GatewayStore) async throws -> (TestGateway, GatewayHTTPDependencies) {
+        let gateway = await TestGateway(store: store, simulatorURL: URL(string: "http://127.0.0.1:9/v1"))
         let base = gateway.dependencies
         let dependencies = GatewayHTTPDependencies(
             sessions: base.sessions, publicBaseURL: base.publicBaseURL, schedulerKeys: base.schedulerKeys,
             defaultProvider: base.defaultProvider, metrics: PrometheusCollectorRegistry(), attendants: base.attendants,
-            webhookSecrets: WebhookSecrets(daily: Self.secret.base64EncodedString()))
+            webhookSecrets: WebhookSecrets(daily: secret.base64EncodedString()))
         var session = Session(
             bookingID: BookingID("B-1")!,
             booking: Booking(
@@ -36,7 +36,13 @@ struct ProviderWebhookTests {
             access: AccessCredentials.issue(using: .random()).0, createdAt: gateway.clock.now)
         session.state = .inProgress
         session.room = Room(status: .ready, recording: .disabled, providerRoomID: "vg-room-1")
-        try await gateway.store.apply(SessionChange(session: session, expectedVersion: nil))
+        try await store.apply(SessionChange(session: session, expectedVersion: nil))
+        return (gateway, dependencies)
+    }
+
+    @Test("A verified Daily recording.started ends the room once; forged, stale and unconfigured are refused")
+    func dailyRecordingStarted() async throws {
+        let (gateway, dependencies) = try await Self.dailyCallInProgress(store: InMemoryStore())
         let now = Int(gateway.clock.now.timeIntervalSince1970)
         let body = #"{"id":"evt-1","payload":{"room_name":"vg-room-1"},"type":"recording.started","version":"1.0.0"}"#
         try await Application(router: buildGatewayRouter(dependencies)).test(.router) { client in
