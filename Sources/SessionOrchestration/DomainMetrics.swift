@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayStorage
 import Metrics
+import Synchronization
 
 /// The gateway's domain metrics, with bounded labels only (service, provider, outcome, channel, kind —
 /// never a booking id). Counters move with stored transitions; gauges are read at scrape time.
@@ -42,12 +43,21 @@ enum DomainMetrics {
     /// Sets the gauges that describe the present: citizens waiting, the job queue by kind, open streams.
     static func refreshGauges(_ counts: OperationalCounts, openStreams: Int) {
         Gauge(label: "gateway_citizens_waiting").record(counts.citizensWaiting)
-        for (kind, queue) in counts.jobsByKind {
+        // A kind whose queue emptied since the last scrape reads 0, not its last value.
+        let kinds = reportedKinds.withLock { kinds in
+            kinds.formUnion(counts.jobsByKind.keys)
+            return kinds
+        }
+        for kind in kinds {
+            let queue = counts.jobsByKind[kind] ?? .init(pending: 0, oldestDueAgeSeconds: 0)
             Gauge(label: "gateway_job_queue_depth", dimensions: [("kind", kind)]).record(queue.pending)
             Gauge(label: "gateway_job_oldest_due_age_seconds", dimensions: [("kind", kind)]).record(queue.oldestDueAgeSeconds)
         }
         Gauge(label: "gateway_sse_streams_open").record(openStreams)
     }
+
+    /// The job kinds the queue gauges have shown (a bounded set: the kinds of job).
+    private static let reportedKinds = Mutex<Set<String>>([])
 
     private static func count(_ label: String, _ dimensions: [(String, String)]) {
         Counter(label: label, dimensions: dimensions).increment()
