@@ -10,6 +10,16 @@ mkdir -p reports
 echo "== build"
 swift build --build-tests
 
+echo "== PostgreSQL"
+# A throwaway PostgreSQL 15 for the store tests, stopped when this script ends. The Swift tests reach it
+# through its Unix socket: they run in a network namespace of their own (below).
+pg_dir="$(mktemp -d /tmp/gateway-test-pg.XXXXXX)"
+trap 'scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+pg_url="$(scripts/postgres.sh start "$pg_dir")"
+pg_port="${pg_url##*:}"; pg_port="${pg_port%%/*}"
+export GATEWAY_TEST_POSTGRES_URL="postgres://postgres@/postgres?host=$pg_dir/socket&port=$pg_port"
+echo "PostgreSQL 15 on 127.0.0.1:$pg_port and $pg_dir/socket"
+
 echo "== swift test"
 # The provider contract tests start the real `pact stub`, which listens on every interface: when the
 # kernel allows it, the Swift tests run in a network namespace that has nothing but loopback.

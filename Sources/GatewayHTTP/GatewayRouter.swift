@@ -20,7 +20,7 @@ public struct GatewayHTTPDependencies: Sendable {
     public let helpPhone: String
     /// The interval of SSE heartbeat comments.
     public let heartbeat: Duration
-    let rateLimiter = RateLimiter()
+    var rateLimiter: RateLimiter { RateLimiter(store: sessions.store) }
     let streamLimiter = StreamLimiter()
     /// Open event streams allowed per lobby participant (all their tickets), attendant and client address.
     public let streamLimits: StreamLimits

@@ -20,9 +20,10 @@ struct LobbyRoutes: Sendable {
     @Sendable func enter(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let token = try token(context)
         let limiter = dependencies.rateLimiter
-        if let wait = limiter.retryAfter(key: "ip:\(context.remoteIP ?? "unknown")", limit: dependencies.lobbyLimits.perAddress)
-            ?? limiter.retryAfter(key: "token:\(token)", limit: dependencies.lobbyLimits.perLink)
-        {
+        let waitForAddress = try await limiter.retryAfter(
+            key: "ip:\(context.remoteIP ?? "unknown")", limit: dependencies.lobbyLimits.perAddress)
+        let waitForLink = try await limiter.retryAfter(key: "token:\(token)", limit: dependencies.lobbyLimits.perLink)
+        if let wait = waitForAddress ?? waitForLink {
             throw Problem(
                 .tooManyRequests, code: "rate_limited", title: "Too many attempts", detail: "try again in \(wait) s",
                 headers: [.retryAfter: "\(wait)"])

@@ -1,25 +1,18 @@
+import Crypto
 import Foundation
-import Synchronization
+import GatewayStorage
 
-/// Fixed-window counters per key (an IP address, a link token), kept in memory.
-final class RateLimiter: Sendable {
-    private struct Window {
-        var start: Date
-        var count: Int
-    }
-
-    private let windows = Mutex([String: Window]())
+/// Fixed-window attempt limits per key (a client address, a link), counted in the database so that every
+/// replica counts against the same limit. Keys are stored hashed: a link token is a secret.
+struct RateLimiter: Sendable {
+    let store: any AttemptStore
 
     /// Counts one attempt for `key`; returns the seconds to wait when over `limit` per `window`.
-    func retryAfter(key: String, limit: Int, window: TimeInterval = 60, now: Date = Date()) -> Int? {
-        windows.withLock { windows in
-            if windows.count > 50_000 { windows = windows.filter { now.timeIntervalSince($0.value.start) < window } }
-            var current = windows[key] ?? Window(start: now, count: 0)
-            if now.timeIntervalSince(current.start) >= window { current = Window(start: now, count: 0) }
-            current.count += 1
-            windows[key] = current
-            guard current.count > limit else { return nil }
-            return max(1, Int((window - now.timeIntervalSince(current.start)).rounded(.up)))
-        }
+    func retryAfter(key: String, limit: Int, window: Duration = .seconds(60), now: Date = Date()) async throws -> Int? {
+        let hashed = SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        let counted = try await store.countAttempt(key: hashed, at: now, window: window)
+        guard counted.count > limit else { return nil }
+        let remaining = Double(window.components.seconds) - now.timeIntervalSince(counted.start)
+        return max(1, Int(remaining.rounded(.up)))
     }
 }

@@ -18,7 +18,7 @@ public enum GatewayCommands {
             metadata: [
                 "http.address": "\(configuration.httpHost):\(configuration.httpPort)",
                 "simulator.port": "\(runtime.simulatorPort.map(String.init) ?? "off")",
-                "database": "\(configuration.sqlitePath ?? "external")",
+                "database": "\((try? configuration.postgresSettings())??.safeDescription ?? configuration.sqlitePath ?? "")",
             ])
         try await runtime.run()
     }
@@ -65,7 +65,21 @@ public enum GatewayCommands {
             || (configuration.simulatorEnabled && configuration.simulatorAPIKey == nil) || configuration.outboxKey == nil
         guard needsKeys else { return nil }
         guard let directory = configuration.dataDirectory else {
-            throw GatewayStartupError("SCHEDULER_API_KEYS, ATTENDANT_JWT_SECRET and OUTBOX_KEY must be set for this database")
+            // Generated credentials are a single-node convenience: replicas must share the operator's.
+            var missing: [String] = []
+            if configuration.schedulerAPIKeys.isEmpty { missing.append("SCHEDULER_API_KEYS") }
+            if configuration.attendantJWTSecret == nil && configuration.attendantJWKSFile == nil {
+                missing.append("ATTENDANT_JWT_SECRET (or ATTENDANT_JWKS_FILE)")
+            }
+            if configuration.outboxKey == nil { missing.append("OUTBOX_KEY") }
+            guard missing.isEmpty else {
+                throw GatewayStartupError(
+                    "on PostgreSQL the gateway generates no credentials; set "
+                        + missing.joined(separator: ", ") + " in the environment (the same on every replica)")
+            }
+            // The built-in simulator lives in this process only: its key may be this process's own.
+            if configuration.simulatorAPIKey == nil { configuration.simulatorAPIKey = SecureToken.make(byteCount: 16) }
+            return nil
         }
         let (generated, isNew) = try GeneratedCredentials.loadOrCreate(in: directory)
         let schedulerKeyGenerated = configuration.schedulerAPIKeys.isEmpty

@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import GatewayCore
+import GatewayStorage
 import GatewayHTTP
 import Logging
 import MeetingProviders
@@ -14,6 +15,9 @@ public struct GatewayConfiguration: Sendable {
     /// `nil`: derived from the host and port.
     public var publicBaseURL: String?
     public var databaseURL: String
+    /// PostgreSQL only: connections in the pool, and how long a request waits for the database.
+    public var databasePoolSize: Int
+    public var databaseTimeout: Duration
     public var schedulerAPIKeys: [String]
     public var attendantJWTSecret: String?
     public var defaultProvider: String
@@ -130,6 +134,8 @@ public struct GatewayConfiguration: Sendable {
         httpPort = reader.int(forKey: "http.port", default: 8080)
         publicBaseURL = reader.string(forKey: "public.base.url")
         databaseURL = reader.string(forKey: "database.url", default: "sqlite:var/gateway.sqlite")
+        databasePoolSize = reader.int(forKey: "database.pool.size", default: 10)
+        databaseTimeout = .milliseconds(Int(reader.double(forKey: "database.timeout.seconds", default: 5) * 1000))
         schedulerAPIKeys = (reader.string(forKey: "scheduler.api.keys", isSecret: true) ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         attendantJWTSecret = reader.string(forKey: "attendant.jwt.secret", isSecret: true)
@@ -232,6 +238,12 @@ public struct GatewayConfiguration: Sendable {
         return path
     }
 
+    /// The PostgreSQL settings when `DATABASE_URL` names PostgreSQL (`nil` for SQLite).
+    public func postgresSettings() throws(PostgresSettingsError) -> PostgresSettings? {
+        guard PostgresSettings.isPostgresURL(databaseURL) else { return nil }
+        return try PostgresSettings(url: databaseURL, poolSize: databasePoolSize, timeout: databaseTimeout)
+    }
+
     /// Where generated credentials live: beside the SQLite file.
     public var dataDirectory: String? {
         sqlitePath.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
@@ -246,6 +258,10 @@ public struct GatewayConfiguration: Sendable {
         if let outboxKey, PayloadSealer(base64Key: outboxKey) == nil {
             errors.append("OUTBOX_KEY must be the base64 of 32 bytes")
         }
+        if !PostgresSettings.isPostgresURL(databaseURL) && sqlitePath == nil {
+            errors.append("DATABASE_URL must be sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+        }
+        do { _ = try postgresSettings() } catch { errors.append(error.description) }
         if smtpURL != nil && smtpFrom == nil { errors.append("SMTP_FROM must be set with SMTP_URL") }
         errors += callbackSecretErrors()
         errors += fixedValueErrors()

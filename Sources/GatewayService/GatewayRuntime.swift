@@ -118,6 +118,11 @@ public final class GatewayRuntime: Sendable {
                 streamLimits: configuration.streamLimits, trustedProxies: configuration.trustedProxies))
         // Services stop in the reverse order: event streams end, the HTTP server stops accepting and
         // drains, the worker finishes or hands back its jobs, and the built-in simulator goes last.
+        if let postgres = store as? PostgresStore {
+            var linkLogger = logger
+            linkLogger[metadataKey: "component"] = "replica-link"
+            services.append(ReplicaLink(store: postgres, bus: sessions.liveEvents, doorbell: doorbell, logger: linkLogger))
+        }
         services.append(worker)
         services.append(
             Application(
@@ -187,9 +192,15 @@ public final class GatewayRuntime: Sendable {
 
     /// Opens the store `DATABASE_URL` names.
     public static func openStore(_ configuration: GatewayConfiguration, logger: Logger) async throws -> any GatewayStore {
+        let postgres: PostgresSettings?
+        do { postgres = try configuration.postgresSettings() } catch { throw GatewayStartupError(error.description) }
+        if let postgres {
+            var storeLogger = logger
+            storeLogger[metadataKey: "component"] = "postgres"
+            return try PostgresStore.open(settings: postgres, logger: storeLogger)
+        }
         guard let path = configuration.sqlitePath else {
-            throw GatewayStartupError(
-                "DATABASE_URL must be sqlite:PATH; other databases are not supported by this version")
+            throw GatewayStartupError("DATABASE_URL must be sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         }
         return try await SQLiteStore.open(path: path, logger: logger)
     }

@@ -12,6 +12,7 @@ public final class InMemoryStore: GatewayStore {
         var nextJobID: Int64 = 1
         var webhookReceipts: [String: Date] = [:]
         var reportCounts: [ReportFigures.Key: [String: Int]] = [:]
+        var attemptWindows: [String: AttemptWindow] = [:]
     }
 
     private let state = Mutex(State())
@@ -267,5 +268,19 @@ public final class InMemoryStore: GatewayStore {
         state.jobs[id] = Job(
             id: id, bookingID: request.bookingID, kind: request.kind, generation: request.generation,
             dueAt: request.dueAt, state: .pending, attempts: 0, lastError: nil, payload: request.payload)
+    }
+
+    public func countAttempt(key: String, at now: Date, window: Duration) async throws -> AttemptWindow {
+        state.withLock { state in
+            let seconds = Double(window.milliseconds) / 1000
+            var current = state.attemptWindows[key] ?? AttemptWindow(count: 0, start: now)
+            if now.timeIntervalSince(current.start) >= seconds { current = AttemptWindow(count: 0, start: now) }
+            current = AttemptWindow(count: current.count + 1, start: current.start)
+            if current.count == 1 {
+                state.attemptWindows = state.attemptWindows.filter { now.timeIntervalSince($0.value.start) < seconds }
+            }
+            state.attemptWindows[key] = current
+            return current
+        }
     }
 }

@@ -119,6 +119,19 @@ enum Migrations {
                 """,
             ]
         ),
+        Migration(
+            version: 6,
+            statements: [
+                // Attempt counters (lobby codes per address and per link), kept with the data.
+                """
+                CREATE TABLE attempt_windows (
+                    key TEXT PRIMARY KEY,
+                    window_start BIGINT NOT NULL,
+                    count INTEGER NOT NULL
+                )
+                """
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.map(\.version).max() ?? 0 }

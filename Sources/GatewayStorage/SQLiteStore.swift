@@ -299,7 +299,7 @@ public final class SQLiteStore: GatewayStore {
                 let buckets = row.column("buckets")?.string
             else { continue }
             let key = ReportFigures.Key(service: service, day: day)
-            sums[key, default: [:]].merge(ReportFigures.waitSummary(Self.parseBuckets(buckets))) { _, summary in summary }
+            sums[key, default: [:]].merge(ReportFigures.waitSummary(ReportWaitBuckets.parse(buckets))) { _, summary in summary }
         }
         return sums
     }
@@ -331,13 +331,7 @@ public final class SQLiteStore: GatewayStore {
         let stored = try await connection.query(
             "SELECT buckets FROM report_waits WHERE day = ? AND service = ?", [.text(key.day), .text(key.service)]
         ).first?.column("buckets")?.string
-        var buckets = stored.map(parseBuckets) ?? [:]
-        for (metric, change) in waits {
-            guard let seconds = Int(metric.dropFirst(ReportFigures.waitPrefix.count)) else { continue }
-            buckets[seconds, default: 0] += change
-        }
-        let text = buckets.filter { $0.value != 0 }.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }
-            .joined(separator: ",")
+        let text = ReportWaitBuckets.adding(waits, to: stored)
         _ = try await connection.query(
             """
             INSERT INTO report_waits (service, day, buckets) VALUES (?, ?, ?)
@@ -345,13 +339,31 @@ public final class SQLiteStore: GatewayStore {
             """, [.text(key.service), .text(key.day), .text(text)])
     }
 
-    private static func parseBuckets(_ text: String) -> [Int: Int] {
-        var buckets: [Int: Int] = [:]
-        for pair in text.split(separator: ",") {
-            let parts = pair.split(separator: ":")
-            if parts.count == 2, let seconds = Int(parts[0]), let count = Int(parts[1]) { buckets[seconds] = count }
+    // MARK: AttemptStore
+
+    public func countAttempt(key: String, at now: Date, window: Duration) async throws -> AttemptWindow {
+        let nowMillis = Int(now.millisecondsSince1970)
+        let windowStartAfter = nowMillis - Int(window.milliseconds)
+        return try await transaction { connection in
+            let row = try await connection.query(
+                """
+                INSERT INTO attempt_windows (key, window_start, count) VALUES (?, ?, 1)
+                ON CONFLICT (key) DO UPDATE SET
+                    count = CASE WHEN window_start <= ? THEN 1 ELSE count + 1 END,
+                    window_start = CASE WHEN window_start <= ? THEN ? ELSE window_start END
+                RETURNING count, window_start
+                """,
+                [.text(key), .integer(nowMillis), .integer(windowStartAfter), .integer(windowStartAfter), .integer(nowMillis)]
+            ).first
+            guard let count = row?.column("count")?.integer, let start = row?.column("window_start")?.integer else {
+                throw StoreError.unavailable("attempt counter did not answer")
+            }
+            if count == 1 {
+                _ = try await connection.query(
+                    "DELETE FROM attempt_windows WHERE window_start <= ?", [.integer(windowStartAfter)])
+            }
+            return AttemptWindow(count: count, start: Date(millisecondsSince1970: Int64(start)))
         }
-        return buckets
     }
 
     // MARK: JobStore

@@ -184,8 +184,27 @@ public protocol ReportStore: Sendable {
     func operationalCounts(at now: Date) async throws -> OperationalCounts
 }
 
+/// Counts attempts in fixed windows (lobby codes per address and per link), in the database so that
+/// every replica counts against the same limit.
+public protocol AttemptStore: Sendable {
+    /// Counts one attempt for `key`: a window starts at a key's first attempt and lasts `window`; returns
+    /// the attempts counted in the current window (this one included) and when it started.
+    func countAttempt(key: String, at now: Date, window: Duration) async throws -> AttemptWindow
+}
+
+public struct AttemptWindow: Sendable, Equatable {
+    public let count: Int
+    public let start: Date
+
+    public init(count: Int, start: Date) {
+        self.count = count
+        self.start = start
+    }
+}
+
 /// A store the gateway can run on.
 public typealias GatewayStore = SessionStore & JobStore & WebhookReceiptStore & StoreMaintenance & ReportStore
+    & AttemptStore
 
 extension Date {
     public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }

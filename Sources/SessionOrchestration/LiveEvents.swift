@@ -3,7 +3,7 @@ import GatewayCore
 import Synchronization
 
 /// Who a live event is for.
-public enum LiveAudience: Sendable, Equatable {
+public enum LiveAudience: String, Sendable, Equatable, Codable {
     /// The citizen (and companions) of one booking.
     case citizen
     /// The attendants who may see the booking.
@@ -11,8 +11,9 @@ public enum LiveAudience: Sendable, Equatable {
 }
 
 /// One event for the SSE streams (DESIGN §3): `name` is the SSE event name, `data` its JSON object.
-public struct LiveEvent: Sendable, Equatable {
-    /// Grows by one per event in this process; SSE `id:` and `Last-Event-ID`.
+public struct LiveEvent: Sendable, Equatable, Codable {
+    /// SSE `id:` and `Last-Event-ID`: grows with each event, in this process (one node) or across every
+    /// replica (PostgreSQL's `live_event_ids`).
     public let sequence: Int
     public let audience: LiveAudience
     public let bookingID: BookingID
@@ -22,15 +23,27 @@ public struct LiveEvent: Sendable, Equatable {
     public let data: [String: LiveValue]
     /// For one participant only (`citizen`, `companion-1`…); `nil` for everyone of the booking.
     public let participant: String?
+
+    /// The same event with the id it was given when it was relayed.
+    public func numbered(_ sequence: Int) -> LiveEvent {
+        LiveEvent(
+            sequence: sequence, audience: audience, bookingID: bookingID, service: service, attendantID: attendantID,
+            name: name, data: data, participant: participant)
+    }
 }
 
 /// The JSON values live events carry.
-public enum LiveValue: Sendable, Equatable, Encodable {
+public enum LiveValue: Sendable, Equatable, Codable {
     case string(String)
     case null
 
     public init(_ text: String?) {
         self = text.map(LiveValue.string) ?? .null
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        self = container.decodeNil() ? .null : .string(try container.decode(String.self))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -44,6 +57,9 @@ public enum LiveValue: Sendable, Equatable, Encodable {
 
 /// Fans live events out to SSE subscribers and keeps the last ones, so that a client resuming with
 /// `Last-Event-ID` misses nothing that happened while it reconnected.
+///
+/// With replicas, `relay(through:)` hands each published event to the link between replicas instead;
+/// it comes back numbered, through `deliver(_:)`, on every replica (this one too).
 public final class LiveEventBus: Sendable {
     public struct Subscription: Sendable {
         public let events: AsyncStream<LiveEvent>
@@ -57,6 +73,7 @@ public final class LiveEventBus: Sendable {
         var buffer: [LiveEvent] = []
         var subscribers: [Int: (filter: @Sendable (LiveEvent) -> Bool, continuation: AsyncStream<LiveEvent>.Continuation)] = [:]
         var nextSubscriber = 1
+        var relay: (@Sendable (LiveEvent) -> Void)?
     }
 
     private let state = Mutex(State())
@@ -73,17 +90,39 @@ public final class LiveEventBus: Sendable {
         _ name: String, to audience: LiveAudience, about session: Session, data: [String: LiveValue],
         participant: String? = nil
     ) {
-        let targets = state.withLock { state -> [(AsyncStream<LiveEvent>.Continuation, LiveEvent)] in
-            let event = LiveEvent(
-                sequence: state.nextSequence, audience: audience, bookingID: session.bookingID,
-                service: session.booking.service, attendantID: session.booking.attendantID, name: name, data: data,
-                participant: participant)
-            state.nextSequence += 1
-            state.buffer.append(event)
-            if state.buffer.count > bufferSize { state.buffer.removeFirst(state.buffer.count - bufferSize) }
-            return state.subscribers.values.filter { $0.filter(event) }.map { ($0.continuation, event) }
+        let event = LiveEvent(
+            sequence: 0, audience: audience, bookingID: session.bookingID, service: session.booking.service,
+            attendantID: session.booking.attendantID, name: name, data: data, participant: participant)
+        let relay = state.withLock { state -> (@Sendable (LiveEvent) -> Void)? in state.relay }
+        if let relay { return relay(event) }
+        let sequence = state.withLock { state in
+            defer { state.nextSequence += 1 }
+            return state.nextSequence
         }
-        for (continuation, event) in targets { continuation.yield(event) }
+        deliver(event.numbered(sequence))
+    }
+
+    /// Sends published events through `forward` from now on (replicas); they are shown when they come
+    /// back through `deliver(_:)`.
+    public func relay(through forward: @escaping @Sendable (LiveEvent) -> Void) {
+        state.withLock { $0.relay = forward }
+    }
+
+    /// Keeps a numbered event for replays and hands it to the subscribers that want it. Events relayed
+    /// between replicas may arrive slightly out of order: the buffer stays sorted by id.
+    public func deliver(_ event: LiveEvent) {
+        let targets = state.withLock { state -> [AsyncStream<LiveEvent>.Continuation] in
+            state.nextSequence = max(state.nextSequence, event.sequence + 1)
+            if let last = state.buffer.last, last.sequence > event.sequence {
+                let index = state.buffer.firstIndex { $0.sequence > event.sequence } ?? state.buffer.endIndex
+                state.buffer.insert(event, at: index)
+            } else {
+                state.buffer.append(event)
+            }
+            if state.buffer.count > bufferSize { state.buffer.removeFirst(state.buffer.count - bufferSize) }
+            return state.subscribers.values.filter { $0.filter(event) }.map(\.continuation)
+        }
+        for continuation in targets { continuation.yield(event) }
     }
 
     /// Subscribes to the events `filter` accepts; replays buffered ones after `lastEventID`.

@@ -89,4 +89,7 @@ private final class FailingStore: GatewayStore {
         try await store.reportCounts(fromDay: fromDay, toDay: toDay, services: services)
     }
     func operationalCounts(at now: Date) async throws -> OperationalCounts { try await store.operationalCounts(at: now) }
+    func countAttempt(key: String, at now: Date, window: Duration) async throws -> AttemptWindow {
+        try await store.countAttempt(key: key, at: now, window: window)
+    }
 }

@@ -9,6 +9,7 @@ import Testing
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case memory
     case sqlite
+    case postgres
 
     var testDescription: String { rawValue }
 
@@ -22,7 +23,39 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
             let store = try await SQLiteStore.open(path: path, logger: Logger(label: "test"))
             try await store.migrate()
             return store
+        case .postgres:
+            return try await TestPostgres.freshStore()
         }
+    }
+}
+
+/// A PostgreSQL server for the tests: `GATEWAY_TEST_POSTGRES_URL` names it (the test command starts
+/// one; see scripts/postgres.sh). Each store gets a database of its own. Without the variable the
+/// PostgreSQL tests fail: they never pass by not running.
+enum TestPostgres {
+    static func baseSettings() throws -> PostgresSettings {
+        guard let url = ProcessInfo.processInfo.environment["GATEWAY_TEST_POSTGRES_URL"] else {
+            throw TestPostgresMissing()
+        }
+        return try PostgresSettings(url: url, poolSize: 4, timeout: .seconds(10))
+    }
+
+    static func freshStore() async throws -> PostgresStore {
+        var settings = try baseSettings()
+        let admin = try PostgresStore.open(settings: settings, logger: Logger(label: "test"))
+        let name = "gateway_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try await admin.executeForTesting("CREATE DATABASE \(name)")
+        try await admin.close()
+        settings.database = name
+        let store = try PostgresStore.open(settings: settings, logger: Logger(label: "test"))
+        try await store.migrate()
+        return store
+    }
+}
+
+struct TestPostgresMissing: Error, CustomStringConvertible {
+    var description: String {
+        "GATEWAY_TEST_POSTGRES_URL is not set: start a server with scripts/postgres.sh (scripts/test.sh does)"
     }
 }
 
@@ -279,6 +312,59 @@ struct StoreConformanceTests {
         #expect(try await store.migrate().isEmpty)
         #expect(await store.isReady())
     }
+
+    @Test("The audit trail is append-only in the database itself: updates and deletes are refused",
+          arguments: [StoreKind.sqlite, .postgres])
+    func appendOnlyAudit(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let session = Fixture.session("B-1")
+        try await store.apply(
+            SessionChange(
+                session: session, expectedVersion: nil,
+                audit: [AuditRecord(bookingID: session.bookingID, at: Fixture.now, actor: .scheduler, event: "created", fromState: nil, toState: .scheduled)]))
+        let execute: @Sendable (String) async throws -> Void = { sql in
+            if let sqlite = store as? SQLiteStore { try await sqlite.executeForTesting(sql) }
+            if let postgres = store as? PostgresStore { try await postgres.executeForTesting(sql) }
+        }
+        await #expect(throws: (any Error).self) { try await execute("UPDATE audit_events SET actor = 'system'") }
+        await #expect(throws: (any Error).self) { try await execute("DELETE FROM audit_events") }
+        try await store.removeSession(session.bookingID)
+        #expect(try await store.auditTrail(for: session.bookingID).map(\.event) == ["created"])
+    }
+
+    @Test("Concurrent writers on one store serialise without losing updates", arguments: StoreKind.allCases)
+    func concurrentWriters(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        for index in 0..<20 {
+            try await store.apply(SessionChange(session: Fixture.session("B-\(index)"), expectedVersion: nil))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<20 {
+                group.addTask {
+                    let stored = try #require(try await store.session(for: BookingID("B-\(index)")!))
+                    var updated = stored.session
+                    updated.state = .open
+                    try await store.apply(SessionChange(session: updated, expectedVersion: stored.version))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let open = try await store.sessions(matching: SessionQuery(state: .open, limit: 100))
+        #expect(open.count == 20)
+    }
+
+    @Test("Attempts are counted per key in fixed windows that start at a key's first attempt",
+          arguments: StoreKind.allCases)
+    func attemptWindows(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let window = Duration.seconds(60)
+        #expect(try await store.countAttempt(key: "a", at: Fixture.now, window: window) == AttemptWindow(count: 1, start: Fixture.now))
+        #expect(try await store.countAttempt(key: "a", at: Fixture.now + .seconds(30), window: window).count == 2)
+        #expect(try await store.countAttempt(key: "b", at: Fixture.now + .seconds(30), window: window).count == 1)
+        #expect(try await store.countAttempt(key: "a", at: Fixture.now + .seconds(59), window: window).count == 3)
+        let next = try await store.countAttempt(key: "a", at: Fixture.now + .seconds(60), window: window)
+        #expect(next == AttemptWindow(count: 1, start: Fixture.now + .seconds(60)))
+    }
 }
 
 @Suite("SQLite store")
@@ -289,7 +375,7 @@ struct SQLiteStoreTests {
             .appendingPathComponent("gateway-test-\(UUID().uuidString)/nested/gateway.sqlite").path
         let store = try await SQLiteStore.open(path: path, logger: Logger(label: "test"))
         #expect(await !store.isReady())
-        #expect(try await store.migrate() == [1, 2, 3, 4, 5])
+        #expect(try await store.migrate() == [1, 2, 3, 4, 5, 6])
         #expect(await store.isReady())
         let session = Fixture.session("B-1")
         try await store.apply(SessionChange(session: session, expectedVersion: nil))
@@ -300,43 +386,5 @@ struct SQLiteStoreTests {
         let mode = try await reopened.journalMode()
         #expect(mode == "wal")
         #expect(try await reopened.synchronousSetting() == 2)
-    }
-
-    @Test("The audit trail is append-only in the database itself: updates and deletes are refused")
-    func appendOnlyAudit() async throws {
-        let store = try await StoreKind.sqlite.make()
-        let session = Fixture.session("B-1")
-        try await store.apply(
-            SessionChange(
-                session: session, expectedVersion: nil,
-                audit: [AuditRecord(bookingID: session.bookingID, at: Fixture.now, actor: .scheduler, event: "created", fromState: nil, toState: .scheduled)]))
-        let sqlite = try #require(store as? SQLiteStore)
-        await #expect(throws: (any Error).self) { try await sqlite.executeForTesting("UPDATE audit_events SET actor = 'system'") }
-        await #expect(throws: (any Error).self) { try await sqlite.executeForTesting("DELETE FROM audit_events") }
-        try await sqlite.removeSession(session.bookingID)
-        #expect(try await sqlite.auditTrail(for: session.bookingID).map(\.event) == ["created"])
-    }
-
-    @Test("Concurrent writers on one store serialise without losing updates")
-    func concurrentWriters() async throws {
-        let store = try await StoreKind.sqlite.make()
-        for index in 0..<20 {
-            try await store.apply(SessionChange(session: Fixture.session("B-\(index)"), expectedVersion: nil))
-        }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 0..<20 {
-                group.addTask {
-                    var session = Fixture.session("B-\(index)")
-                    session.state = .open
-                    let stored = try #require(try await store.session(for: session.bookingID))
-                    var updated = stored.session
-                    updated.state = .open
-                    try await store.apply(SessionChange(session: updated, expectedVersion: stored.version))
-                }
-            }
-            try await group.waitForAll()
-        }
-        let open = try await store.sessions(matching: SessionQuery(state: .open, limit: 100))
-        #expect(open.count == 20)
     }
 }

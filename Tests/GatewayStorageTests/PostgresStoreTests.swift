@@ -1,0 +1,123 @@
+import Foundation
+import GatewayCore
+import Logging
+import Synchronization
+import Testing
+
+@testable import GatewayStorage
+
+@Suite("PostgreSQL store")
+struct PostgresStoreTests {
+    /// A second store on the same database: another replica.
+    private func replica(of store: PostgresStore) throws -> PostgresStore {
+        try PostgresStore.open(settings: store.settings, logger: Logger(label: "test"))
+    }
+
+    @Test("DATABASE_URL forms: TCP with TLS modes, a Unix socket, and clear errors")
+    func settings() throws {
+        let tcp = try PostgresSettings(url: "postgresql://gw:s%40cret@db.internal:6432/gateway?sslmode=verify-full")
+        #expect(tcp.host == "db.internal" && tcp.port == 6432 && tcp.username == "gw" && tcp.password == "s@cret")
+        #expect(tcp.database == "gateway" && tcp.tls == .verifyFull && tcp.socketPath == nil)
+        #expect(!tcp.safeDescription.contains("s@cret") && !tcp.safeDescription.contains("gw"))
+        let socket = try PostgresSettings(url: "postgres://gw@/gateway?host=/run/postgresql&port=5433")
+        #expect(socket.socketPath == "/run/postgresql/.s.PGSQL.5433" && socket.tls == .disable)
+        #expect(throws: PostgresSettingsError.self) { try PostgresSettings(url: "postgres://gw@db/gateway?sslmode=prefer") }
+        #expect(throws: PostgresSettingsError.self) { try PostgresSettings(url: "postgres://db/gateway") }
+        #expect(throws: PostgresSettingsError.self) { try PostgresSettings(url: "postgres://gw@db/") }
+        #expect(throws: PostgresSettingsError.self) { try PostgresSettings(url: "postgres://gw@db/x", poolSize: 0) }
+    }
+
+    @Test("Two replicas claiming at once never take the same job, and every job is claimed once")
+    func skipLockedClaims() async throws {
+        let first = try await TestPostgres.freshStore()
+        let second = try replica(of: first)
+        for index in 0..<60 {
+            try await first.apply(
+                SessionChange(
+                    session: Fixture.session("B-\(index)"), expectedVersion: nil,
+                    jobs: [Fixture.job("B-\(index)", .provisionRoom)]))
+        }
+        let lease = Fixture.now + .seconds(60)
+        let claimed = try await withThrowingTaskGroup(of: [Job].self) { group in
+            for store in [first, second, first, second] {
+                group.addTask {
+                    var mine: [Job] = []
+                    while true {
+                        let batch = try await store.claimDueJobs(at: Fixture.now, limit: 7, leaseUntil: lease)
+                        if batch.isEmpty { return mine }
+                        mine += batch
+                    }
+                }
+            }
+            return try await group.reduce(into: [Job]()) { $0 += $1 }
+        }
+        #expect(claimed.count == 60)
+        #expect(Set(claimed.map(\.id)).count == 60)
+        #expect(claimed.allSatisfy { $0.attempts == 1 })
+    }
+
+    @Test("A change that enqueues a job notifies every listening replica; live events are numbered across replicas")
+    func notifications() async throws {
+        let first = try await TestPostgres.freshStore()
+        let second = try replica(of: first)
+        let received = Mutex<[(String, String)]>([])
+        let listening = Mutex(false)
+        let listener = Task {
+            try await second.listen(
+                to: [PostgresStore.jobsChannel, PostgresStore.liveEventsChannel],
+                onListening: { listening.withLock { $0 = true } },
+                onNotification: { channel, payload in received.withLock { $0.append((channel, payload)) } })
+        }
+        defer { listener.cancel() }
+        try await waitUntil { listening.withLock { $0 } }
+        try await first.apply(SessionChange(session: Fixture.session("B-1"), expectedVersion: nil))
+        try await first.apply(
+            SessionChange(session: Fixture.session("B-2"), expectedVersion: nil, jobs: [Fixture.job("B-2", .provisionRoom)]))
+        try await first.publishLiveEvent(json: #"{"name":"a"}"#)
+        try await second.publishLiveEvent(json: #"{"name":"b"}"#)
+        try await waitUntil { received.withLock { $0.count >= 3 } }
+        let all = received.withLock { $0 }
+        #expect(all.filter { $0.0 == PostgresStore.jobsChannel }.count == 1)
+        let events = all.filter { $0.0 == PostgresStore.liveEventsChannel }.map(\.1)
+        #expect(events == [#"1 {"name":"a"}"#, #"2 {"name":"b"}"#])
+    }
+
+    @Test("Attempt limits are shared: two replicas count against the same window")
+    func sharedAttempts() async throws {
+        let first = try await TestPostgres.freshStore()
+        let second = try replica(of: first)
+        for index in 0..<10 {
+            let store = index.isMultiple(of: 2) ? first : second
+            _ = try await store.countAttempt(key: "ip:198.51.100.7", at: Fixture.now + .seconds(index), window: .seconds(60))
+        }
+        #expect(try await first.countAttempt(key: "ip:198.51.100.7", at: Fixture.now + .seconds(11), window: .seconds(60)).count == 11)
+    }
+
+    @Test("A database that does not answer fails within the timeout as unavailable, and is not ready")
+    func unreachable() async throws {
+        // A loopback port with nothing listening.
+        var settings = try PostgresSettings(url: "postgres://gateway@127.0.0.1:9/gateway", poolSize: 2, timeout: .seconds(1))
+        settings.socketDirectory = nil
+        let store = try PostgresStore.open(settings: settings, logger: Logger(label: "test"))
+        let started = ContinuousClock.now
+        await #expect {
+            _ = try await store.session(for: BookingID("B-1")!)
+        } throws: { error in
+            if case StoreError.unavailable = error { return true }
+            return false
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(await !store.isReady())
+        try await store.close()
+    }
+
+    private func waitUntil(_ condition: @Sendable () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw WaitTimedOut() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+struct WaitTimedOut: Error {}
