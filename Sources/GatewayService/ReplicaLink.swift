@@ -3,6 +3,7 @@ import GatewayStorage
 import Logging
 import ServiceLifecycle
 import SessionOrchestration
+import Synchronization
 
 /// Joins replicas on PostgreSQL: this replica's live events go out as notifications and come back,
 /// numbered, with every other replica's (so an admission done on one replica reaches a citizen's
@@ -58,15 +59,21 @@ final class ReplicaLink: Service {
         }
     }
 
-    /// Listens for the other replicas' notifications; reconnects after a second when the connection is lost.
+    /// Listens for the other replicas' notifications; reconnects every second while the connection is
+    /// lost (logged once when lost and once when back).
     private func listen() async {
         let decoder = JSONDecoder()
+        let wasLost = Mutex(false)
         while !Task.isCancelled {
             do {
                 try await store.listen(
                     to: [PostgresStore.liveEventsChannel, PostgresStore.jobsChannel],
                     onListening: { [doorbell, logger] in
-                        logger.info("listening to the other replicas")
+                        let recovered = wasLost.withLock { lost in
+                            defer { lost = false }
+                            return lost
+                        }
+                        logger.info(recovered ? "linked to the other replicas again" : "linked to the other replicas")
                         // Jobs enqueued while this replica was not listening are due now.
                         doorbell.ring()
                     },
@@ -79,7 +86,13 @@ final class ReplicaLink: Service {
                     })
             } catch {
                 if Task.isCancelled { return }
-                logger.warning("the link to the other replicas was lost; reconnecting", metadata: ["error": "\(error)"])
+                let firstLoss = wasLost.withLock { lost in
+                    defer { lost = true }
+                    return !lost
+                }
+                if firstLoss {
+                    logger.warning("the link to the other replicas is lost; reconnecting", metadata: ["error": "\(error)"])
+                }
             }
             try? await Task.sleep(for: .seconds(1))
         }

@@ -487,22 +487,26 @@ public final class PostgresStore: GatewayStore {
         to channels: [String], onListening: @escaping @Sendable () -> Void,
         onNotification: @escaping @Sendable (_ channel: String, _ payload: String) -> Void
     ) async throws {
-        let connection = try await PostgresConnection.connect(
-            configuration: try Self.connectionConfiguration(settings), id: 1, logger: Self.quiet)
-        defer { Task { try? await connection.close() } }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            let ready = ListeningCount(channels.count, onAll: onListening)
-            for channel in channels {
-                group.addTask {
-                    try await connection.listen(on: channel) { notifications in
-                        ready.one()
-                        for try await notification in notifications { onNotification(channel, notification.payload) }
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: try Self.connectionConfiguration(settings), id: 1, logger: Self.quiet)
+            defer { Task { try? await connection.close() } }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let ready = ListeningCount(channels.count, onAll: onListening)
+                for channel in channels {
+                    group.addTask {
+                        try await connection.listen(on: channel) { notifications in
+                            ready.one()
+                            for try await notification in notifications { onNotification(channel, notification.payload) }
+                        }
                     }
                 }
+                // The first channel to stop (the connection closed) ends the listening.
+                try await group.next()
+                group.cancelAll()
             }
-            // The first channel to stop (the connection closed) ends the listening.
-            try await group.next()
-            group.cancelAll()
+        } catch let error as PSQLError {
+            throw StoreError.unavailable(Self.describe(error))
         }
     }
 

@@ -190,13 +190,27 @@ public final class JobWorker: Service, Sendable {
                 }
                 await recordFailure(job, failure: failure, isFinal: true)
             }
-            do {
-                try await sessions.store.resolve(job, as: resolution, at: sessions.clock.now)
-            } catch {
-                logger.error("could not record job outcome; the lease will expire and the job run again")
-            }
+            await record(resolution, of: job, logger: logger)
         }
         Counter(label: "gateway_jobs_total", dimensions: [("kind", "\(job.kind)"), ("outcome", outcome)]).increment()
+    }
+
+    /// Stores a failed job's outcome, trying again while the database is away (within half the lease, during
+    /// which the job stays claimed); after that the lease expires and the job runs again.
+    private func record(_ resolution: JobResolution, of job: Job, logger: Logger) async {
+        let giveUpAt = ContinuousClock.now + configuration.lease / 2
+        var delay = Duration.milliseconds(250)
+        while true {
+            do {
+                return try await sessions.store.resolve(job, as: resolution, at: sessions.clock.now)
+            } catch {
+                guard ContinuousClock.now + delay < giveUpAt, !Task.isCancelled else {
+                    return logger.error("could not record job outcome; the lease will expire and the job run again")
+                }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
     }
 
     /// A failed room or fallback job leaves its trace on the session, so that no failure is silent.
