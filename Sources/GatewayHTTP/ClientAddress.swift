@@ -48,7 +48,7 @@ public struct TrustedProxies: Sendable, Equatable {
 
     public var isEmpty: Bool { networks.isEmpty }
 
-    func contains(_ ip: String) -> Bool {
+    public func contains(_ ip: String) -> Bool {
         guard let bytes = IPAddressBytes.parse(ip) else { return false }
         return networks.contains { $0.contains(bytes) }
     }

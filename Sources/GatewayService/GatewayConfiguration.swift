@@ -128,6 +128,12 @@ public struct GatewayConfiguration: Sendable {
     /// A connection that completes no write for this long is closed (a stalled event stream, an idle
     /// keep-alive connection); longer than the SSE heartbeat.
     public var serverWriteTimeout: Duration
+    /// A new connection's first request head must arrive within this (`SERVER_HEAD_TIMEOUT_SECONDS`).
+    public var serverHeadTimeout: Duration
+    /// A keep-alive connection with no request in progress is closed after this (`SERVER_IDLE_TIMEOUT_SECONDS`).
+    public var serverIdleTimeout: Duration
+    /// Open connections allowed per client address (`SERVER_CONNECTIONS_PER_ADDRESS`); trusted proxies are not limited.
+    public var serverConnectionsPerAddress: Int
 
     public init(reader: ConfigReader) {
         httpHost = reader.string(forKey: "http.host", default: "127.0.0.1")
@@ -218,6 +224,9 @@ public struct GatewayConfiguration: Sendable {
         jobConcurrency = reader.int(forKey: "job.concurrency", default: 32)
         shutdownGrace = .milliseconds(Int(max(0, reader.double(forKey: "shutdown.grace.seconds", default: 10)) * 1000))
         serverWriteTimeout = .seconds(reader.int(forKey: "server.write.timeout.seconds", default: 60))
+        serverHeadTimeout = .milliseconds(Int(reader.double(forKey: "server.head.timeout.seconds", default: 10) * 1000))
+        serverIdleTimeout = .milliseconds(Int(reader.double(forKey: "server.idle.timeout.seconds", default: 60) * 1000))
+        serverConnectionsPerAddress = reader.int(forKey: "server.connections.per.address", default: 64)
         trustedProxiesText = reader.string(forKey: "trusted.proxies", default: "")
     }
 
@@ -301,6 +310,11 @@ public struct GatewayConfiguration: Sendable {
         if serverWriteTimeout <= sseHeartbeat {
             errors.append("SERVER_WRITE_TIMEOUT_SECONDS must be longer than SSE_HEARTBEAT_SECONDS")
         }
+        if serverHeadTimeout < .milliseconds(100) { errors.append("SERVER_HEAD_TIMEOUT_SECONDS must be at least 0.1") }
+        if serverIdleTimeout < .milliseconds(100) { errors.append("SERVER_IDLE_TIMEOUT_SECONDS must be at least 0.1") }
+        if !(1...100_000).contains(serverConnectionsPerAddress) {
+            errors.append("SERVER_CONNECTIONS_PER_ADDRESS must be between 1 and 100000")
+        }
         if !(1...3650).contains(retentionDays) { errors.append("RETENTION_DAYS must be between 1 and 3650") }
         if !(1...1024).contains(jobConcurrency) { errors.append("JOB_CONCURRENCY must be between 1 and 1024") }
         if !(1...65535).contains(httpPort) { errors.append("HTTP_PORT must be between 1 and 65535") }
@@ -379,5 +393,13 @@ extension GatewayConfiguration {
     /// The parsed `TRUSTED_PROXIES` (none when invalid: the start is refused then, see `validationErrors`).
     public var trustedProxies: TrustedProxies {
         (try? TrustedProxies.parse(trustedProxiesText).get()) ?? .none
+    }
+}
+
+extension GatewayConfiguration {
+    var connectionLimits: ConnectionLimits {
+        ConnectionLimits(
+            headTimeout: serverHeadTimeout, idleTimeout: serverIdleTimeout, writeTimeout: serverWriteTimeout,
+            perAddress: serverConnectionsPerAddress, trustedProxies: trustedProxies)
     }
 }

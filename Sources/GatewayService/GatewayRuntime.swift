@@ -126,7 +126,7 @@ public final class GatewayRuntime: Sendable {
         services.append(worker)
         services.append(
             Application(
-                router: router, server: WriteTimeout.server(after: configuration.serverWriteTimeout),
+                router: router, server: configuration.connectionLimits.server(),
                 configuration: .init(
                     address: .hostname(configuration.httpHost, port: configuration.httpPort),
                     serverName: "video-session-gateway"),
