@@ -68,12 +68,15 @@ final class ReplicaLink: Service {
             do {
                 try await store.listen(
                     to: [PostgresStore.liveEventsChannel, PostgresStore.jobsChannel],
-                    onListening: { [doorbell, logger] in
+                    onListening: { [bus, doorbell, logger] in
                         let recovered = wasLost.withLock { lost in
                             defer { lost = false }
                             return lost
                         }
                         logger.info(recovered ? "linked to the other replicas again" : "linked to the other replicas")
+                        // Events sent while the link was down never arrive here: the streams end, and their
+                        // clients reconnect (after 1 s) to start again from the current state.
+                        if recovered { bus.finishAll() }
                         // Jobs enqueued while this replica was not listening are due now.
                         doorbell.ring()
                     },
