@@ -186,7 +186,13 @@ public struct SessionStateMachine: Sendable {
 
         case .citizenLeft:
             if state == .waiting {
-                next.state = now < policy.lateCheck(for: session.booking) ? .open : .late
+                if now < policy.lateCheck(for: session.booking) {
+                    next.state = .open
+                } else {
+                    // Left after the late check (which skipped a citizen then waiting): not present, so
+                    // late now, with the fallbacks not sent yet and the scheduler told once.
+                    (next, actions) = wentLate(session, next, at: now)
+                }
             }
 
         case .admitted(_, let entryURL):
@@ -208,16 +214,7 @@ public struct SessionStateMachine: Sendable {
             }
 
         case .lateCheckDue:
-            if state == .scheduled || state == .open {
-                next.state = .late
-                next.history = next.recording { $0.wentLateAt = now }
-                actions = [.notifyScheduler(.late)]
-                for channel in policy.fallback.channels(for: session.booking.citizen)
-                where !session.fallbacks.contains(where: { $0.channel == channel }) {
-                    next.fallbacks.append(FallbackRecord(channel: channel, status: .queued, at: now))
-                    actions.append(.sendFallback(channel))
-                }
-            }
+            if state == .scheduled || state == .open { (next, actions) = wentLate(session, next, at: now) }
 
         case .slotEnded:
             if state == .scheduled || state == .open || state == .late {
@@ -264,6 +261,24 @@ public struct SessionStateMachine: Sendable {
 
         if next != session { next.updatedAt = now }
         return SessionTransition(from: session, to: next, actions: actions)
+    }
+
+    /// The citizen is not present at the late check: late, each enabled fallback queued once, the
+    /// scheduler told once.
+    private func wentLate(_ session: Session, _ next: Session, at now: Date) -> (Session, [SessionAction]) {
+        var next = next
+        next.state = .late
+        var actions: [SessionAction] = []
+        if session.history?.wentLateAt == nil {
+            next.history = next.recording { $0.wentLateAt = now }
+            actions.append(.notifyScheduler(.late))
+        }
+        for channel in policy.fallback.channels(for: session.booking.citizen)
+        where !session.fallbacks.contains(where: { $0.channel == channel }) {
+            next.fallbacks.append(FallbackRecord(channel: channel, status: .queued, at: now))
+            actions.append(.sendFallback(channel))
+        }
+        return (next, actions)
     }
 
     private func deadlines(for booking: Booking) -> [SessionAction] {

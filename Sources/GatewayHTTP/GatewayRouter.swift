@@ -35,6 +35,8 @@ public struct GatewayHTTPDependencies: Sendable {
     public let metricsToken: String?
     /// The reverse proxies whose `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
     public let trustedProxies: TrustedProxies
+    /// Who is present in the lobby (their streams and polls); `nil`: nobody is ever taken for gone.
+    public let presence: LobbyPresence?
 
     /// Code attempts allowed per minute.
     public struct LobbyLimits: Sendable {
@@ -53,8 +55,10 @@ public struct GatewayHTTPDependencies: Sendable {
         heartbeat: Duration = .seconds(15), lobbyLimits: LobbyLimits = LobbyLimits(),
         providerStatesClock: FreezableClock? = nil, providerStatesSecret: String? = nil,
         webhookSecrets: WebhookSecrets = WebhookSecrets(), metricsToken: String? = nil,
-        streamLimits: StreamLimits = StreamLimits(), trustedProxies: TrustedProxies = .none
+        streamLimits: StreamLimits = StreamLimits(), trustedProxies: TrustedProxies = .none,
+        presence: LobbyPresence? = nil
     ) {
+        self.presence = presence
         self.trustedProxies = trustedProxies
         self.streamLimits = streamLimits
         self.metricsToken = metricsToken

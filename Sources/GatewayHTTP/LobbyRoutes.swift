@@ -42,6 +42,7 @@ struct LobbyRoutes: Sendable {
         }
         switch try await sessions.enterLobby(joinToken: token, code: code) {
         case .entered(let session, let participant):
+            dependencies.presence?.polled(session.bookingID, participant: participant.description)
             let ticket = try LobbyTicket.issue(for: session, participant: participant, sealer: sessions.sealer)
             var response = try JSONResponse.make(
                 LobbyStateResource(
@@ -74,11 +75,14 @@ struct LobbyRoutes: Sendable {
 
     @Sendable func state(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let (session, participant) = try await ticketHolder(request, context)
-        return try JSONResponse.make(LobbyView(session, participant: participant, policy: sessions.policy))
+        dependencies.presence?.polled(session.bookingID, participant: participant.description)
+        let position = participant == .citizen ? try await sessions.queuePosition(of: session) : nil
+        return try JSONResponse.make(
+            LobbyView(session, participant: participant, policy: sessions.policy, position: position))
     }
 
     @Sendable func events(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let (session, participant) = try await ticketHolder(request, context)
+        var (session, participant) = try await ticketHolder(request, context)
         let bookingID = session.bookingID
         let me = participant.description
         let limits = dependencies.streamLimits
@@ -91,6 +95,13 @@ struct LobbyRoutes: Sendable {
         let subscription = sessions.liveEvents.subscribe(after: ServerSentEvents.lastEventID(request)) {
             $0.audience == .citizen && $0.bookingID == bookingID && ($0.participant == nil || $0.participant == me)
         }
+        let presence = dependencies.presence
+        presence?.streamOpened(bookingID, participant: me)
+        if participant == .citizen && (session.state == .open || session.state == .late) {
+            // A citizen who left the lobby (a closed page, a lost connection) and comes back with their
+            // ticket is back in the lobby.
+            if let back = try? await sessions.handle(.citizenEntered, for: bookingID, by: .citizen) { session = back }
+        }
         // The current state first, so that a client that missed events (or the buffer) is right anyway.
         let view = LobbyView(session, participant: participant, policy: sessions.policy)
         var snapshot = [SSEFrame(event: "state", data: ["state": .string(session.state.rawValue), "enteredAt": LiveValue(view.enteredAt)])]
@@ -98,7 +109,8 @@ struct LobbyRoutes: Sendable {
             snapshot.append(SSEFrame(event: "admitted", data: ["joinUrl": .string(url)]))
         }
         return ServerSentEvents.response(
-            snapshot: snapshot, subscription: subscription, heartbeat: dependencies.heartbeat, permit: permit)
+            snapshot: snapshot, subscription: subscription, heartbeat: dependencies.heartbeat, permit: permit,
+            onEnd: { presence?.streamClosed(bookingID, participant: me) })
     }
 
     /// The citizen's cancel link: `token` is the cancel token of the link in the invitation.
@@ -180,7 +192,7 @@ struct LobbyView: Encodable, Sendable {
     let messages: [Message]
     let position: String?
 
-    init(_ session: Session, participant: Participant, policy: SessionPolicy) {
+    init(_ session: Session, participant: Participant, policy: SessionPolicy, position: QueuePosition? = nil) {
         state = session.state
         bookingId = session.bookingID.rawValue
         opensAt = RFC3339.string(from: policy.joinWindowOpens(for: session.booking))
@@ -198,7 +210,7 @@ struct LobbyView: Encodable, Sendable {
             joinUrl = session.state.isTerminal ? nil : companion?.entryURL
         }
         messages = session.lobby.messages.map { Message(id: $0.id, text: $0.text, at: RFC3339.string(from: $0.at)) }
-        position = nil
+        self.position = position?.rawValue
     }
 
     enum CodingKeys: String, CodingKey {

@@ -48,9 +48,10 @@ enum ServerSentEvents {
 
     static func response(
         snapshot: [SSEFrame], subscription: LiveEventBus.Subscription, heartbeat: Duration,
-        permit: StreamLimiter.Permit
+        permit: StreamLimiter.Permit, onEnd: @escaping @Sendable () -> Void = {}
     ) -> Response {
         let body = ResponseBody { writer in
+            defer { onEnd() }
             let (frames, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .unbounded)
             let pending = PendingBytes(limit: maximumPendingBytes)
             let forwarder = Task {

@@ -128,6 +128,8 @@ public struct GatewayConfiguration: Sendable {
     /// A connection that completes no write for this long is closed (a stalled event stream, an idle
     /// keep-alive connection); longer than the SSE heartbeat.
     public var serverWriteTimeout: Duration
+    /// A lobby participant with no open stream and no poll for this long has left (`PRESENCE_GRACE_SECONDS`).
+    public var presenceGrace: Duration
     /// A new connection's first request head must arrive within this (`SERVER_HEAD_TIMEOUT_SECONDS`).
     public var serverHeadTimeout: Duration
     /// A keep-alive connection with no request in progress is closed after this (`SERVER_IDLE_TIMEOUT_SECONDS`).
@@ -224,6 +226,7 @@ public struct GatewayConfiguration: Sendable {
         jobConcurrency = reader.int(forKey: "job.concurrency", default: 32)
         shutdownGrace = .milliseconds(Int(max(0, reader.double(forKey: "shutdown.grace.seconds", default: 10)) * 1000))
         serverWriteTimeout = .seconds(reader.int(forKey: "server.write.timeout.seconds", default: 60))
+        presenceGrace = .milliseconds(Int(reader.double(forKey: "presence.grace.seconds", default: 15) * 1000))
         serverHeadTimeout = .milliseconds(Int(reader.double(forKey: "server.head.timeout.seconds", default: 10) * 1000))
         serverIdleTimeout = .milliseconds(Int(reader.double(forKey: "server.idle.timeout.seconds", default: 60) * 1000))
         serverConnectionsPerAddress = reader.int(forKey: "server.connections.per.address", default: 64)
@@ -310,6 +313,7 @@ public struct GatewayConfiguration: Sendable {
         if serverWriteTimeout <= sseHeartbeat {
             errors.append("SERVER_WRITE_TIMEOUT_SECONDS must be longer than SSE_HEARTBEAT_SECONDS")
         }
+        if presenceGrace < .seconds(1) { errors.append("PRESENCE_GRACE_SECONDS must be at least 1") }
         if serverHeadTimeout < .milliseconds(100) { errors.append("SERVER_HEAD_TIMEOUT_SECONDS must be at least 0.1") }
         if serverIdleTimeout < .milliseconds(100) { errors.append("SERVER_IDLE_TIMEOUT_SECONDS must be at least 0.1") }
         if !(1...100_000).contains(serverConnectionsPerAddress) {

@@ -105,6 +105,9 @@ public final class GatewayRuntime: Sendable {
         let jwks = try configuration.attendantJWKSFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
         let verifier = try await AttendantTokenVerifier(
             secret: configuration.attendantJWTSecret, jwksJSON: jwks, rules: configuration.attendantTokenRules)
+        var presenceLogger = logger
+        presenceLogger[metadataKey: "component"] = "lobby-presence"
+        let presence = LobbyPresence(sessions: sessions, grace: configuration.presenceGrace, logger: presenceLogger)
         let router = buildGatewayRouter(
             GatewayHTTPDependencies(
                 sessions: sessions, publicBaseURL: configuration.resolvedPublicBaseURL,
@@ -115,7 +118,8 @@ public final class GatewayRuntime: Sendable {
                     perAddress: configuration.lobbyAttemptsPerAddress, perLink: configuration.lobbyAttemptsPerLink),
                 providerStatesClock: freezableClock, providerStatesSecret: configuration.testProviderStatesSecret,
                 webhookSecrets: webhookSecrets(configuration), metricsToken: configuration.metricsToken,
-                streamLimits: configuration.streamLimits, trustedProxies: configuration.trustedProxies))
+                streamLimits: configuration.streamLimits, trustedProxies: configuration.trustedProxies,
+                presence: presence))
         // Services stop in the reverse order: event streams end, the HTTP server stops accepting and
         // drains, the worker finishes or hands back its jobs, and the built-in simulator goes last.
         if let postgres = store as? PostgresStore {
@@ -124,6 +128,7 @@ public final class GatewayRuntime: Sendable {
             services.append(ReplicaLink(store: postgres, bus: sessions.liveEvents, doorbell: doorbell, logger: linkLogger))
         }
         services.append(worker)
+        services.append(presence)
         services.append(
             Application(
                 router: router, server: configuration.connectionLimits.server(),

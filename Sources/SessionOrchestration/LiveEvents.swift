@@ -8,6 +8,8 @@ public enum LiveAudience: String, Sendable, Equatable, Codable {
     case citizen
     /// The attendants who may see the booking.
     case attendants
+    /// No stream: what replicas tell each other (`LobbyPresence`); never kept for replays.
+    case presence
 }
 
 /// One event for the SSE streams (DESIGN §3): `name` is the SSE event name, `data` its JSON object.
@@ -72,6 +74,8 @@ public final class LiveEventBus: Sendable {
         var nextSequence = 1
         var buffer: [LiveEvent] = []
         var subscribers: [Int: (filter: @Sendable (LiveEvent) -> Bool, continuation: AsyncStream<LiveEvent>.Continuation)] = [:]
+        /// Subscribers that are the gateway's own parts, not event streams.
+        var internalSubscribers: Set<Int> = []
         var nextSubscriber = 1
         var relay: (@Sendable (LiveEvent) -> Void)?
     }
@@ -102,6 +106,18 @@ public final class LiveEventBus: Sendable {
         deliver(event.numbered(sequence))
     }
 
+    /// An event between the gateway's own parts (and replicas), about no booking; never shown on a stream.
+    public func publishInternal(_ name: String, data: [String: LiveValue]) {
+        let event = LiveEvent(
+            sequence: 0, audience: .presence, bookingID: Self.internalBookingID, service: "", attendantID: nil,
+            name: name, data: data, participant: nil)
+        let relay = state.withLock { state -> (@Sendable (LiveEvent) -> Void)? in state.relay }
+        if let relay { return relay(event) }
+        deliver(event)
+    }
+
+    static let internalBookingID = BookingID("gateway.internal")!
+
     /// Sends published events through `forward` from now on (replicas); they are shown when they come
     /// back through `deliver(_:)`.
     public func relay(through forward: @escaping @Sendable (LiveEvent) -> Void) {
@@ -112,6 +128,9 @@ public final class LiveEventBus: Sendable {
     /// between replicas may arrive slightly out of order: the buffer stays sorted by id.
     public func deliver(_ event: LiveEvent) {
         let targets = state.withLock { state -> [AsyncStream<LiveEvent>.Continuation] in
+            guard event.audience != .presence else {
+                return state.subscribers.values.filter { $0.filter(event) }.map(\.continuation)
+            }
             state.nextSequence = max(state.nextSequence, event.sequence + 1)
             if let last = state.buffer.last, last.sequence > event.sequence {
                 let index = state.buffer.firstIndex { $0.sequence > event.sequence } ?? state.buffer.endIndex
@@ -126,12 +145,15 @@ public final class LiveEventBus: Sendable {
     }
 
     /// Subscribes to the events `filter` accepts; replays buffered ones after `lastEventID`.
-    public func subscribe(after lastEventID: Int?, filter: @escaping @Sendable (LiveEvent) -> Bool) -> Subscription {
+    public func subscribe(
+        after lastEventID: Int?, isInternal: Bool = false, filter: @escaping @Sendable (LiveEvent) -> Bool
+    ) -> Subscription {
         let (stream, continuation) = AsyncStream<LiveEvent>.makeStream(bufferingPolicy: .bufferingNewest(500))
         let (id, replay) = state.withLock { state -> (Int, [LiveEvent]) in
             let id = state.nextSubscriber
             state.nextSubscriber += 1
             state.subscribers[id] = (filter, continuation)
+            if isInternal { state.internalSubscribers.insert(id) }
             let replay = lastEventID.map { last in state.buffer.filter { $0.sequence > last && filter($0) } } ?? []
             return (id, replay)
         }
@@ -144,15 +166,20 @@ public final class LiveEventBus: Sendable {
         let continuations = state.withLock { state in
             let all = state.subscribers.values.map(\.continuation)
             state.subscribers = [:]
+            state.internalSubscribers = []
             return all
         }
         for continuation in continuations { continuation.finish() }
     }
 
-    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
+    /// Open event streams (the gateway's own subscribers not counted).
+    public var subscriberCount: Int { state.withLock { $0.subscribers.count - $0.internalSubscribers.count } }
 
     private func unsubscribe(_ id: Int) {
-        _ = state.withLock { $0.subscribers.removeValue(forKey: id) }
+        state.withLock { state in
+            state.subscribers[id] = nil
+            state.internalSubscribers.remove(id)
+        }
     }
 }
 

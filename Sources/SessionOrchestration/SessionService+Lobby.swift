@@ -114,3 +114,41 @@ extension Session {
         }
     }
 }
+
+/// Where a waiting citizen stands (`LobbyView.position`).
+public enum QueuePosition: String, Sendable, Equatable {
+    /// Nobody who entered before them waits for the same attendant (or, unassigned, the same service),
+    /// and that attendant is in no other call.
+    case next
+    /// Their attendant is in another call now.
+    case attendantBusy = "attendant_busy"
+}
+
+extension SessionService {
+    /// The waiting citizen's place: `nil` when they are not waiting or someone entered before them.
+    /// Compares with the sessions of the same service within twelve hours of theirs.
+    public func queuePosition(of session: Session) async throws -> QueuePosition? {
+        guard session.state == .waiting, let entered = session.lobby.enteredAt else { return nil }
+        let around = SessionQuery(
+            from: session.booking.startsAt - .seconds(12 * 3600), to: session.booking.startsAt + .seconds(12 * 3600),
+            service: session.booking.service, limit: 1000)
+        let attendant = session.booking.attendantID
+        func sameQueue(_ other: Session) -> Bool {
+            other.bookingID != session.bookingID && other.booking.attendantID == attendant
+        }
+        if attendant != nil {
+            var busy = around
+            busy.state = .inProgress
+            if try await store.sessions(matching: busy).contains(where: { sameQueue($0.session) }) {
+                return .attendantBusy
+            }
+        }
+        var waiting = around
+        waiting.state = .waiting
+        let ahead = try await store.sessions(matching: waiting).contains { stored in
+            guard sameQueue(stored.session), let theirs = stored.session.lobby.enteredAt else { return false }
+            return (theirs, stored.session.bookingID) < (entered, session.bookingID)
+        }
+        return ahead ? nil : .next
+    }
+}

@@ -69,7 +69,9 @@ struct SessionStateMachineTests {
             actions: [.cancelDeadlines, Slot.purge, .deleteRoom, .notifyCitizen(.cancelled)]),
         .init(from: .waiting, event: .admitted(attendantID: "a-17", citizenEntryURL: nil), at: Slot.start, to: .inProgress, actions: []),
         .init(from: .waiting, event: .citizenLeft, at: Slot.inWindow, to: .open, actions: []),
-        .init(from: .waiting, event: .citizenLeft, at: Slot.afterGrace, to: .late, actions: []),
+        .init(
+            from: .waiting, event: .citizenLeft, at: Slot.afterGrace, to: .late,
+            actions: [.notifyScheduler(.late), .sendFallback(.email)]),
         .init(
             from: .waiting, event: .safetyCapReached, at: Slot.end + .seconds(4 * 3600), to: .completed,
             actions: [.endRoom, .notifyScheduler(.completed)]),
@@ -315,6 +317,22 @@ struct SessionStateMachineTests {
         let transition = try machine.apply(.lateCheckDue, to: Slot.session(.waiting), at: Slot.afterGrace)
         #expect(transition.isNoOp)
         #expect(transition.session.fallbacks.isEmpty)
+    }
+
+    @Test("A citizen who left the lobby after the late check gets the fallback then, once; coming back and leaving again sends nothing more")
+    func leftAfterLateCheck() throws {
+        let waiting = Slot.session(.waiting)
+        let skipped = try machine.apply(.lateCheckDue, to: waiting, at: Slot.afterGrace)
+        #expect(skipped.isNoOp)
+        let left = try machine.apply(.citizenLeft, to: waiting, at: Slot.afterGrace + .seconds(30))
+        #expect(left.session.state == .late)
+        #expect(left.actions == [.notifyScheduler(.late), .sendFallback(.email)])
+        let back = try machine.apply(.citizenEntered, to: left.session, at: Slot.afterGrace + .seconds(60))
+        #expect(back.session.state == .waiting)
+        let leftAgain = try machine.apply(.citizenLeft, to: back.session, at: Slot.afterGrace + .seconds(90))
+        #expect(leftAgain.session.state == .late)
+        #expect(leftAgain.actions.isEmpty)
+        #expect(leftAgain.session.fallbacks.count == 1)
     }
 
     @Test("Fallback results are recorded on the session")

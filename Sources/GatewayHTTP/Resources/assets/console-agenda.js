@@ -13,6 +13,21 @@ let agendaError = false;
 let inflight = null;
 let again = false;
 let refreshTimer = 0;
+const leftLobbyAt = {}; // bookingId -> when the citizen was seen leaving the lobby (ms)
+
+/** The citizen of `id` left the lobby (a closed page, a lost connection). */
+export function noteLeft(id) {
+  leftLobbyAt[id] = Date.now();
+  scheduleRefresh();
+}
+
+/** The citizen of `id` is in the lobby again; true when they had left. */
+export function noteBack(id) {
+  const wasGone = id in leftLobbyAt;
+  delete leftLobbyAt[id];
+  scheduleRefresh();
+  return wasGone;
+}
 
 /** Reads the agenda again; a call while one is under way asks for one more read after it. */
 export function refreshAgenda() {
@@ -233,6 +248,10 @@ function updateTopic(cell, item) {
 function updateState(cell, item, state) {
   cell.textContent = "";
   cell.appendChild(element("span", "state-text", has("state_" + state) ? t("state_" + state) : state));
+  const leftAt = leftLobbyAt[item.bookingId];
+  if (leftAt !== undefined && (state === "open" || state === "late")) {
+    cell.appendChild(element("span", "presence-left", t("leftLobby", { time: formatTime(leftAt) })));
+  }
   if (state === "waiting" && item.waitingSince !== null && item.waitingSince !== undefined) {
     cell.appendChild(document.createTextNode(" " + t("waitingFor") + " "));
     const timer = element("span", "wait-timer", formatClock((Date.now() - item.waitingSince) / 1000));

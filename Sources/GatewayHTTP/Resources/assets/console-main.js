@@ -4,7 +4,7 @@
    Every call sends the JWT as a bearer; the event stream is read with fetch() because EventSource
    cannot send headers. ES modules, no build step. */
 import { setUpActions } from "./console-actions.js";
-import { refreshAgenda, resetAgenda, scheduleRefresh, setUpAgenda, startAgenda } from "./console-agenda.js";
+import { noteBack, noteLeft, refreshAgenda, resetAgenda, scheduleRefresh, setUpAgenda, startAgenda } from "./console-agenda.js";
 import { currentToken, useToken, whenTokenRejected } from "./console-api.js";
 import { itemOf, nameOf, NOT_WAITING, waitKey } from "./console-bookings.js";
 import { applyStaticTexts, t } from "./console-i18n.js";
@@ -124,7 +124,16 @@ function onEvent(event) {
   const id = data && typeof data.bookingId === "string" ? data.bookingId : null;
   switch (event.type) {
     case "citizen.waiting":
+      if (id && typeof data.participant !== "string" && noteBack(id)) {
+        setStatus(t("citizenBack", { name: nameOf(id) }));
+      }
       onCitizenWaiting(id, typeof data.participant === "string" ? data.participant : null);
+      break;
+    case "citizen.left":
+      if (id) {
+        noteLeft(id);
+        setStatus(t("citizenLeft", { name: nameOf(id) }));
+      }
       break;
     case "session.late":
       onLate(id, data.phone);
@@ -142,7 +151,7 @@ function onEvent(event) {
       scheduleRefresh();
       break;
     default:
-      // citizen.left and anything new: the agenda is the truth.
+      // Anything new: the agenda is the truth.
       scheduleRefresh();
       break;
   }

@@ -1,0 +1,115 @@
+import Foundation
+import GatewayCore
+import GatewayStorage
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import SessionOrchestration
+import Testing
+
+@testable import GatewayService
+
+@Suite("Lobby presence and queue position")
+struct PresenceAndQueueTests {
+    /// A gateway whose provider is the simulator (a booking needs a provider it knows).
+    private func withGateway(_ body: (TestGateway) async throws -> Void) async throws {
+        try await withSimulator { _, url in try await body(await TestGateway(store: InMemoryStore(), simulatorURL: url)) }
+    }
+
+    private func entered(_ gateway: TestGateway, _ id: String, startOffset: Int = 600) async throws -> BookingID {
+        try await gateway.test { client in
+            let created = try await client.create(id, startOffset: startOffset)
+            #expect(try await client.enter(created).status == .ok)
+        }
+        return BookingID(id)!
+    }
+
+    @Test("A waiting citizen with no stream and no poll for the grace has left; an open stream keeps them present")
+    func leavesAfterGrace() async throws {
+        try await withGateway { gateway in
+            let presence = LobbyPresence(sessions: gateway.sessions, grace: .seconds(10), logger: Logger(label: "test"))
+            let streaming = try await entered(gateway, "B-1")
+            let gone = try await entered(gateway, "B-2")
+            presence.polled(gone, participant: "citizen")
+            presence.streamOpened(streaming, participant: "citizen")
+
+            gateway.clock.advance(by: .seconds(5))
+            await presence.sweep()
+            #expect(try await gateway.store.session(for: gone)?.session.state == .waiting, "within the grace")
+
+            gateway.clock.advance(by: .seconds(6))
+            await presence.sweep()
+            #expect(try await gateway.store.session(for: gone)?.session.state == .open)
+            #expect(try await gateway.store.session(for: streaming)?.session.state == .waiting, "their stream is open")
+            let trail = try await gateway.store.auditTrail(for: gone)
+            #expect(trail.last?.event == "citizen_left" && trail.last?.actor == .system)
+
+            presence.streamClosed(streaming, participant: "citizen")
+            gateway.clock.advance(by: .seconds(9))
+            await presence.sweep()
+            #expect(try await gateway.store.session(for: streaming)?.session.state == .waiting)
+            gateway.clock.advance(by: .seconds(2))
+            await presence.sweep()
+            #expect(try await gateway.store.session(for: streaming)?.session.state == .open)
+        }
+    }
+
+    @Test("A citizen never seen since the start is not taken for gone within the first grace")
+    func graceAfterStart() async throws {
+        try await withGateway { gateway in
+            let booking = try await entered(gateway, "B-1")
+            let presence = LobbyPresence(sessions: gateway.sessions, grace: .seconds(10), logger: Logger(label: "test"))
+            gateway.clock.advance(by: .seconds(9))
+            await presence.sweep()
+            #expect(try await gateway.store.session(for: booking)?.session.state == .waiting)
+            gateway.clock.advance(by: .seconds(2))
+            await presence.sweep()
+            #expect(try await gateway.store.session(for: booking)?.session.state == .open)
+        }
+    }
+
+    @Test("Leaving after the late check makes the session late with its fallback, once")
+    func leftAfterLateCheck() async throws {
+        try await withGateway { gateway in
+            let presence = LobbyPresence(sessions: gateway.sessions, grace: .seconds(10), logger: Logger(label: "test"))
+            let booking = try await entered(gateway, "B-1", startOffset: 60)
+            gateway.clock.advance(by: .seconds(60 + 300 + 5))  // past start + LATE_GRACE_SECONDS
+            try await gateway.worker.runUntilIdle()
+            #expect(try await gateway.store.session(for: booking)?.session.state == .waiting)
+            await presence.sweep()
+            let left = try #require(try await gateway.store.session(for: booking)?.session)
+            #expect(left.state == .late)
+            #expect(left.fallbacks.map(\.channel).sorted { $0.rawValue < $1.rawValue } == [.email, .phone])
+            let jobs = try await gateway.store.jobs(for: booking).map(\.kind.description)
+            #expect(jobs.filter { $0.hasPrefix("fallback.") }.count == 2)
+        }
+    }
+
+    @Test("Queue position: next in line, someone ahead (null), attendant busy in another call")
+    func queuePosition() async throws {
+        try await withSimulator { _, url in
+            let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: url)
+            let attendant = try await Attendant.token()
+            try await gateway.test { client in
+                let first = try await client.create("B-1")
+                let second = try await client.create("B-2")
+                try await gateway.worker.runUntilIdle()
+                let firstTicket = try #require(try await client.enter(first).json["ticket"] as? String)
+                gateway.clock.advance(by: .seconds(5))
+                let secondTicket = try #require(try await client.enter(second).json["ticket"] as? String)
+                func position(_ reply: Reply, _ ticket: String) async throws -> Any? {
+                    try await client.call(.get, "/v1/lobby/\(reply.joinToken)", key: ticket).json["position"]
+                }
+                #expect(try await position(first, firstTicket) as? String == "next")
+                #expect(try await position(second, secondTicket) is NSNull)
+                #expect(try await client.call(.post, "/v1/sessions/B-1/admit", key: attendant).status == .ok)
+                #expect(try await position(second, secondTicket) as? String == "attendant_busy")
+                #expect(try await position(first, firstTicket) is NSNull, "not waiting any more")
+                let ended = try await client.call(
+                    .post, "/v1/sessions/B-1/end", body: Body.json(["outcome": "resolved"]), key: attendant)
+                #expect(ended.status == .ok)
+                #expect(try await position(second, secondTicket) as? String == "next")
+            }
+        }
+    }
+}
