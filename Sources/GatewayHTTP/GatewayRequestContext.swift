@@ -1,5 +1,6 @@
 import GatewayCore
 import Hummingbird
+import NIOCore
 import SessionOrchestration
 
 /// The request context of every gateway route: request bodies are limited to 64 KiB.
@@ -21,11 +22,14 @@ public struct GatewayRequestContext: RequestContext {
     public var remoteIP: String?
     /// `http` or `https` as a trusted proxy forwarded it; `nil` otherwise.
     public var clientScheme: String?
+    /// Completes when the client's connection closes (a closed page), before any write would notice.
+    public let connectionClosed: EventLoopFuture<Void>
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         peerIP = source.channel.remoteAddress?.ipAddress
         remoteIP = peerIP
+        connectionClosed = source.channel.closeFuture
     }
 
     public var maxUploadSize: Int { Self.maximumBodySize }

@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import Hummingbird
 import SessionOrchestration
+import Synchronization
 
 /// `…/v1/lobby/{token}`: the citizen's side. The token in the link is the first factor, the
 /// validation code the second.
@@ -74,8 +75,9 @@ struct LobbyRoutes: Sendable {
     }
 
     @Sendable func state(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let (session, participant) = try await ticketHolder(request, context)
+        var (session, participant) = try await ticketHolder(request, context)
         dependencies.presence?.polled(session.bookingID, participant: participant.description)
+        session = await backInLobby(session, participant)
         let position = participant == .citizen ? try await sessions.queuePosition(of: session) : nil
         return try JSONResponse.make(
             LobbyView(session, participant: participant, policy: sessions.policy, position: position))
@@ -97,11 +99,18 @@ struct LobbyRoutes: Sendable {
         }
         let presence = dependencies.presence
         presence?.streamOpened(bookingID, participant: me)
-        if participant == .citizen && (session.state == .open || session.state == .late) {
-            // A citizen who left the lobby (a closed page, a lost connection) and comes back with their
-            // ticket is back in the lobby.
-            if let back = try? await sessions.handle(.citizenEntered, for: bookingID, by: .citizen) { session = back }
+        // The stream is gone when the connection closes (seen at once) or the stream ends (seen at
+        // the next write), whichever comes first.
+        let ended = Mutex(false)
+        let streamEnded: @Sendable () -> Void = {
+            let first = ended.withLock { ended in
+                defer { ended = true }
+                return !ended
+            }
+            if first { presence?.streamClosed(bookingID, participant: me) }
         }
+        context.connectionClosed.whenComplete { _ in streamEnded() }
+        session = await backInLobby(session, participant)
         // The current state first, so that a client that missed events (or the buffer) is right anyway.
         let view = LobbyView(session, participant: participant, policy: sessions.policy)
         var snapshot = [SSEFrame(event: "state", data: ["state": .string(session.state.rawValue), "enteredAt": LiveValue(view.enteredAt)])]
@@ -110,7 +119,7 @@ struct LobbyRoutes: Sendable {
         }
         return ServerSentEvents.response(
             snapshot: snapshot, subscription: subscription, heartbeat: dependencies.heartbeat, permit: permit,
-            onEnd: { presence?.streamClosed(bookingID, participant: me) })
+            onEnd: streamEnded)
     }
 
     /// The citizen's cancel link: `token` is the cancel token of the link in the invitation.
@@ -131,6 +140,15 @@ struct LobbyRoutes: Sendable {
         } catch let error as SessionCommandError {
             throw Problem(error)
         }
+    }
+
+    /// A citizen who left the lobby (a closed page, a lost connection) and shows up again with their
+    /// ticket (a stream, a poll) is back in the lobby.
+    private func backInLobby(_ session: Session, _ participant: Participant) async -> Session {
+        guard dependencies.presence != nil, participant == .citizen, session.state == .open || session.state == .late,
+            session.lobby.enteredAt != nil
+        else { return session }
+        return (try? await sessions.handle(.citizenEntered, for: session.bookingID, by: .citizen)) ?? session
     }
 
     /// The session and participant of a request that carries a valid lobby ticket for this link.

@@ -226,10 +226,10 @@ public struct GatewayConfiguration: Sendable {
         jobConcurrency = reader.int(forKey: "job.concurrency", default: 32)
         shutdownGrace = .milliseconds(Int(max(0, reader.double(forKey: "shutdown.grace.seconds", default: 10)) * 1000))
         serverWriteTimeout = .seconds(reader.int(forKey: "server.write.timeout.seconds", default: 60))
-        presenceGrace = .milliseconds(Int(reader.double(forKey: "presence.grace.seconds", default: 15) * 1000))
+        presenceGrace = .milliseconds(Int(reader.double(forKey: "presence.grace.seconds", default: 30) * 1000))
         serverHeadTimeout = .milliseconds(Int(reader.double(forKey: "server.head.timeout.seconds", default: 10) * 1000))
         serverIdleTimeout = .milliseconds(Int(reader.double(forKey: "server.idle.timeout.seconds", default: 60) * 1000))
-        serverConnectionsPerAddress = reader.int(forKey: "server.connections.per.address", default: 64)
+        serverConnectionsPerAddress = reader.int(forKey: "server.connections.per.address", default: 128)
         trustedProxiesText = reader.string(forKey: "trusted.proxies", default: "")
     }
 

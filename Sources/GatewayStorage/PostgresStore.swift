@@ -11,8 +11,8 @@ import Synchronization
 /// with `StoreError.unavailable`, which the HTTP layer answers 503: never a hang.
 public final class PostgresStore: GatewayStore {
     /// Notification channels: a job was enqueued; a live event for the SSE streams.
-    public static let jobsChannel = "gateway_jobs"
-    public static let liveEventsChannel = "gateway_live_events"
+    public static let jobsChannel = "jobs_enqueued"
+    public static let liveEventsChannel = "live_events"
 
     let settings: PostgresSettings
     private let client: PostgresClient

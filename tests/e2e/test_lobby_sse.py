@@ -109,6 +109,7 @@ def test_resume_with_last_event_id_loses_nothing(tmp_path):
 
 def test_two_hundred_waiters_each_get_their_own_admission(tmp_path):
     gateway = Gateway(tmp_path, env={"LOBBY_ATTEMPTS_PER_ADDRESS": "10000", "SSE_STREAMS_PER_ADDRESS": "1000",
+                                     "SERVER_CONNECTIONS_PER_ADDRESS": "1000",
                                      "SSE_HEARTBEAT_SECONDS": "5"}).start()
     try:
         key = gateway.credentials["SCHEDULER_API_KEYS"]

@@ -1052,6 +1052,26 @@
 
   /* ---- start ---- */
 
+  /* With a ticket (kept in this tab, or the cookie of an earlier visit) the waiting room opens again
+     without the code; without one, the code is asked for. */
+  function resume(askAgain, codeUnlessKnown) {
+    refreshState().then(function (result) {
+      if (result === "unauthorized" || (result === "failed" && codeUnlessKnown)) {
+        storeTicket(null);
+        showCodeEntry(askAgain);
+        return;
+      }
+      if (TERMINAL[current]) {
+        return;
+      }
+      if (current !== "admitted") {
+        show("waiting");
+      }
+      openStream();
+      startPolling();
+    });
+  }
+
   function start() {
     var ticket = readTicket();
     switch (initialState) {
@@ -1062,8 +1082,11 @@
           showClosed("closed");
         } else if (opensAt !== null && Date.now() < opensAt) {
           showBeforeWindow();
-        } else {
+        } else if (initialState === "scheduled") {
           showCodeEntry(false);
+        } else {
+          // A citizen who left the waiting room (a closed page) and comes back is back in it.
+          resume(false, true);
         }
         break;
       case "waiting":
@@ -1072,21 +1095,7 @@
           showCodeEntry(true);
           break;
         }
-        refreshState().then(function (result) {
-          if (result === "unauthorized") {
-            storeTicket(null);
-            showCodeEntry(true);
-            return;
-          }
-          if (TERMINAL[current]) {
-            return;
-          }
-          if (current !== "admitted") {
-            show("waiting");
-          }
-          openStream();
-          startPolling();
-        });
+        resume(true, false);
         break;
       case "completed":
         showEnded(null);
