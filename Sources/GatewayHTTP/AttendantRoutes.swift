@@ -20,6 +20,19 @@ struct AttendantRoutes: Sendable {
         actions.post("{bookingId}/end", use: end)
         actions.post("{bookingId}/fallback", use: fallback)
         actions.post("{bookingId}/script", use: script)
+        actions.post("{bookingId}/host-link", use: hostLink)
+    }
+
+    /// A fresh host entry while the call is on (a dropped connection, another device); audited.
+    @Sendable func hostLink(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let attendant = try context.requireAttendant()
+        let bookingID = try context.bookingID()
+        do {
+            let url = try await sessions.hostLink(bookingID, for: attendant)
+            return try JSONResponse.make(["hostJoinUrl": url])
+        } catch let error as SessionCommandError {
+            throw Problem(error)
+        }
     }
 
     @Sendable func agenda(_ request: Request, context: GatewayRequestContext) async throws -> Response {

@@ -16,6 +16,18 @@ struct LobbyRoutes: Sendable {
         group.get("{token}", use: state)
         group.get("{token}/events", use: events)
         group.post("{token}/cancel", use: cancel)
+        group.post("{token}/rejoin", use: rejoin)
+    }
+
+    /// A fresh provider entry for an admitted participant while the call is on; audited.
+    @Sendable func rejoin(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let (session, participant) = try await ticketHolder(request, context)
+        do {
+            let url = try await sessions.rejoin(session.bookingID, participant: participant)
+            return try JSONResponse.make(["joinUrl": url])
+        } catch let error as SessionCommandError {
+            throw Problem(error)
+        }
     }
 
     @Sendable func enter(_ request: Request, context: GatewayRequestContext) async throws -> Response {

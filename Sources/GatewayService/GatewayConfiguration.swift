@@ -130,6 +130,9 @@ public struct GatewayConfiguration: Sendable {
     public var serverWriteTimeout: Duration
     /// A lobby participant with no open stream and no poll for this long has left (`PRESENCE_GRACE_SECONDS`).
     public var presenceGrace: Duration
+    /// How long a participant's provider entry (a Daily meeting token) lets them in (`ENTRY_TOKEN_LIFETIME_SECONDS`);
+    /// after that they ask their page for a new one (rejoin).
+    public var entryTokenLifetime: Duration
     /// A new connection's first request head must arrive within this (`SERVER_HEAD_TIMEOUT_SECONDS`).
     public var serverHeadTimeout: Duration
     /// A keep-alive connection with no request in progress is closed after this (`SERVER_IDLE_TIMEOUT_SECONDS`).
@@ -226,6 +229,7 @@ public struct GatewayConfiguration: Sendable {
         jobConcurrency = reader.int(forKey: "job.concurrency", default: 32)
         shutdownGrace = .milliseconds(Int(max(0, reader.double(forKey: "shutdown.grace.seconds", default: 10)) * 1000))
         serverWriteTimeout = .seconds(reader.int(forKey: "server.write.timeout.seconds", default: 60))
+        entryTokenLifetime = .seconds(reader.int(forKey: "entry.token.lifetime.seconds", default: 900))
         presenceGrace = .milliseconds(Int(reader.double(forKey: "presence.grace.seconds", default: 30) * 1000))
         serverHeadTimeout = .milliseconds(Int(reader.double(forKey: "server.head.timeout.seconds", default: 10) * 1000))
         serverIdleTimeout = .milliseconds(Int(reader.double(forKey: "server.idle.timeout.seconds", default: 60) * 1000))
@@ -312,6 +316,9 @@ public struct GatewayConfiguration: Sendable {
         }
         if serverWriteTimeout <= sseHeartbeat {
             errors.append("SERVER_WRITE_TIMEOUT_SECONDS must be longer than SSE_HEARTBEAT_SECONDS")
+        }
+        if !(1...86400).contains(entryTokenLifetime.components.seconds) {
+            errors.append("ENTRY_TOKEN_LIFETIME_SECONDS must be between 1 and 86400")
         }
         if presenceGrace < .seconds(1) { errors.append("PRESENCE_GRACE_SECONDS must be at least 1") }
         if serverHeadTimeout < .milliseconds(100) { errors.append("SERVER_HEAD_TIMEOUT_SECONDS must be at least 0.1") }

@@ -80,7 +80,9 @@ public final class GatewayRuntime: Sendable {
                     configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "provider-simulator"),
                     logger: Logger(label: "provider-simulator")))
             providers["simulator"] = DailyProvider(
-                configuration: .init(baseURL: URL(string: "\(base)/v1")!, apiKey: key), transport: transport,
+                configuration: .init(
+                    baseURL: URL(string: "\(base)/v1")!, apiKey: key, entryLifetime: configuration.entryTokenLifetime),
+                transport: transport,
                 clock: clock)
             simulator = created
             simulatorPort = port

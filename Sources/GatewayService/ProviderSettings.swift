@@ -46,8 +46,8 @@ extension GatewayConfiguration {
         var providers: [String: any MeetingProvider] = [:]
         if let key = dailyAPIKey, let base = URL(string: dailyAPIBaseURL) {
             providers["daily"] = DailyProvider(
-                configuration: .init(baseURL: base, apiKey: key, timeout: providerTimeout), transport: transport,
-                clock: clock)
+                configuration: .init(baseURL: base, apiKey: key, timeout: providerTimeout, entryLifetime: entryTokenLifetime),
+                transport: transport, clock: clock)
         }
         if let accountID = zoomAccountID, let clientID = zoomClientID, let secret = zoomClientSecret,
             let api = URL(string: zoomAPIBaseURL), let oauth = URL(string: zoomOAuthBaseURL)

@@ -10,11 +10,14 @@ public struct DailyProvider: MeetingProvider {
         public var baseURL: URL
         public var apiKey: String
         public var timeout: Duration
+        /// How long a participant's meeting token lets them in (a host's lasts as long as the room).
+        public var entryLifetime: Duration
 
-        public init(baseURL: URL, apiKey: String, timeout: Duration = .seconds(10)) {
+        public init(baseURL: URL, apiKey: String, timeout: Duration = .seconds(10), entryLifetime: Duration = .seconds(15 * 60)) {
             self.baseURL = baseURL
             self.apiKey = apiKey
             self.timeout = timeout
+            self.entryLifetime = entryLifetime
         }
     }
 
@@ -76,7 +79,9 @@ public struct DailyProvider: MeetingProvider {
             roomName: providerRoomID,
             properties: TokenProperties(
                 room_name: providerRoomID, is_owner: false, user_id: nil,
-                exp: Int(min(clock.now.addingTimeInterval(15 * 60), spec.expiresAt).timeIntervalSince1970)))
+                exp: Int(
+                    min(clock.now.addingTimeInterval(TimeInterval(configuration.entryLifetime.components.seconds)), spec.expiresAt)
+                        .timeIntervalSince1970)))
     }
 
     public func hostEntry(for spec: RoomSpec, providerRoomID: String, attendantID: String) async throws -> RoomEntry {

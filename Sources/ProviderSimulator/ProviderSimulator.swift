@@ -18,7 +18,7 @@ public final class ProviderSimulator: Sendable {
 
     private struct State {
         var rooms: [String: Room] = [:]
-        var tokens: [String: (room: String, isOwner: Bool)] = [:]
+        var tokens: [String: (room: String, isOwner: Bool, expiresAt: Date?)] = [:]
         var roomsCreated = 0
         var createsByName: [String: Int] = [:]
         var requests = 0
@@ -151,7 +151,10 @@ public final class ProviderSimulator: Sendable {
         let token = UUID().uuidString.lowercased()
         let exists = state.withLock { state in
             guard state.rooms[roomName] != nil else { return false }
-            state.tokens[token] = (roomName, body.properties.is_owner ?? false)
+            state.tokens[token] = (
+                roomName, body.properties.is_owner ?? false,
+                body.properties.exp.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+            )
             return true
         }
         guard exists else { return try error(400, "invalid-request-error", "room \(roomName) does not exist") }
@@ -161,10 +164,13 @@ public final class ProviderSimulator: Sendable {
     private func roomPage(_ name: String, _ request: Request) throws -> Response {
         let room = state.withLock { $0.rooms[name] }
         let token = request.uri.queryParameters.get("t")
-        let role = token.flatMap { token in state.withLock { $0.tokens[token] } }.map { $0.isOwner ? "host" : "guest" }
+        let entry = token.flatMap { token in state.withLock { $0.tokens[token] } }
+        let role = entry.map { $0.isOwner ? "host" : "guest" }
         let text: String
         if room == nil {
             text = "This simulated room does not exist (any more)."
+        } else if let expiresAt = entry?.expiresAt, expiresAt <= Date() {
+            text = "This meeting token has expired: ask for a new link."
         } else if let role {
             text = "You are in simulated room \(name) as \(role). Nobody is recording."
         } else {
@@ -271,6 +277,8 @@ private struct CreateToken: Decodable {
     struct Properties: Decodable {
         let room_name: String?
         let is_owner: Bool?
+        /// Seconds since 1970 after which the token no longer lets anyone in.
+        let exp: Int?
     }
     let properties: Properties
 }

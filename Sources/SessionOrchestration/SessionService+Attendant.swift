@@ -45,13 +45,7 @@ extension SessionService {
             case .companion: guard waitingCompanions.contains(participant), !session.state.isTerminal else { throw refusal }
             }
         }
-        guard session.room.status == .ready, let roomID = session.room.providerRoomID else {
-            throw SessionCommandError.roomNotReady(bookingID)
-        }
-        guard let provider = providers.provider(named: session.booking.provider) else {
-            throw SessionCommandError.providerNotConfigured(session.booking.provider)
-        }
-        let spec = RoomSpec(session: session, policy: policy)
+        let (provider, spec, roomID) = try providerRoom(of: session)
         var entries: [Participant: String] = [:]
         for participant in chosen {
             entries[participant] = try await provider.citizenEntry(for: spec, providerRoomID: roomID).joinURL

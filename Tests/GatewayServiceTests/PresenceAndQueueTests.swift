@@ -113,3 +113,45 @@ struct PresenceAndQueueTests {
         }
     }
 }
+
+@Suite("Rejoining the call")
+struct RejoinTests {
+    @Test("An admitted citizen gets a fresh entry while the call is on; the host a fresh host link; both audited")
+    func rejoin() async throws {
+        try await withSimulator { _, url in
+            let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: url)
+            let attendant = try await Attendant.token()
+            let stranger = try await Attendant.token(id: "a-99")
+            try await gateway.test { client in
+                let created = try await client.create("B-1")
+                try await gateway.worker.runUntilIdle()
+                let ticket = try #require(try await client.enter(created).json["ticket"] as? String)
+                let path = "/v1/lobby/\(created.joinToken)/rejoin"
+                #expect(try await client.call(.post, path, key: ticket).code == "not_in_progress")
+                #expect(try await client.call(.post, path, key: nil).status == .unauthorized)
+                #expect(try await client.call(.post, "/v1/sessions/B-1/host-link", key: attendant).code == "not_in_progress")
+
+                #expect(try await client.call(.post, "/v1/sessions/B-1/admit", key: attendant).status == .ok)
+                let first = try #require(
+                    try await client.call(.get, "/v1/lobby/\(created.joinToken)", key: ticket).json["joinUrl"] as? String)
+                gateway.clock.advance(by: .seconds(20 * 60))  // the first entry has expired
+                let again = try await client.call(.post, path, key: ticket)
+                #expect(again.status == .ok)
+                let fresh = try #require(again.json["joinUrl"] as? String)
+                #expect(fresh != first && fresh.contains("?t="))
+                let view = try await client.call(.get, "/v1/lobby/\(created.joinToken)", key: ticket)
+                #expect(view.json["joinUrl"] as? String == fresh)
+
+                #expect(try await client.call(.post, "/v1/sessions/B-1/host-link", key: stranger).status == .forbidden)
+                let host = try await client.call(.post, "/v1/sessions/B-1/host-link", key: attendant)
+                #expect(host.status == .ok)
+                #expect((host.json["hostJoinUrl"] as? String)?.contains("?t=") == true)
+                let events = try await gateway.store.auditTrail(for: BookingID("B-1")!).map(\.event)
+                #expect(events.contains("citizen_rejoined") && events.contains("host_link_issued"))
+
+                _ = try await client.call(.post, "/v1/sessions/B-1/end", body: Body.json(["outcome": "resolved"]), key: attendant)
+                #expect(try await client.call(.post, path, key: ticket).status == .conflict)
+            }
+        }
+    }
+}

@@ -1,7 +1,10 @@
-"""Presence through the real pages: the citizen waits on their page, the attendant watches the console;
-the citizen closes the page and the console shows them gone within PRESENCE_GRACE_SECONDS + 2 s; the
-citizen opens the link again (the ticket is kept in the browser) and the console shows them back.
-Same setup as test_pages.py (Debian's Chromium, the real gateway binary on loopback)."""
+"""Presence and rejoining through the real pages. The citizen waits on their page, the attendant watches
+the console; the citizen closes the page and the console shows them gone within
+PRESENCE_GRACE_SECONDS + 2 s; the citizen opens the link again (the ticket is kept in the browser) and
+the console shows them back. An admitted citizen whose meeting link has expired asks their page for a
+new one and gets into the call. Same setup as test_pages.py (Debian's Chromium, the real gateway
+binary on loopback, its built-in simulator as the provider)."""
+import re
 import time
 
 import pytest
@@ -10,12 +13,14 @@ from playwright.sync_api import expect
 from test_pages import BINARY, Gateway, Site, booking, console_login, shot, browser, context  # noqa: F401
 
 GRACE = 3
+ENTRY_LIFETIME = 3
 
 
 @pytest.fixture
 def site(tmp_path):
     assert BINARY.exists(), "build first: swift build"
-    gateway = Gateway(tmp_path, env={"PRESENCE_GRACE_SECONDS": str(GRACE), "SSE_HEARTBEAT_SECONDS": "1"}).start()
+    gateway = Gateway(tmp_path, env={"PRESENCE_GRACE_SECONDS": str(GRACE), "SSE_HEARTBEAT_SECONDS": "1",
+                                     "ENTRY_TOKEN_LIFETIME_SECONDS": str(ENTRY_LIFETIME)}).start()
     yield Site(gateway)
     gateway.stop()
 
@@ -55,3 +60,44 @@ def test_console_shows_a_citizen_who_closed_the_page_as_gone_and_then_back(site,
     expect(row).to_have_attribute("data-state", "waiting")
     expect(row.locator(".presence-left")).to_have_count(0)
     expect(row.locator("button.admit")).to_be_enabled()
+
+
+def test_an_admitted_citizen_whose_link_expired_gets_a_new_one_and_joins(site, context):
+    created = site.create("B-rejoin", booking(120, name="Ana Costa"))
+    site.wait_room_ready("B-rejoin")
+    citizen = context.new_page()
+    citizen.goto(site.join_url(created["token"]))
+    citizen.fill("#code", created["validationCode"])
+    citizen.click("#code-submit")
+    expect(citizen.locator("#waiting")).to_be_visible()
+    status, admitted = site.admit("B-rejoin")
+    assert status == 200, admitted
+    expect(citizen.locator("#admitted")).to_be_visible(timeout=5000)
+    first = citizen.locator("#join-link").get_attribute("href")
+    assert re.match(r"^https?://", first)
+
+    # The meeting link outlives its token: the provider turns it away.
+    citizen.wait_for_timeout((ENTRY_LIFETIME + 1) * 1000)
+    call = context.new_page()
+    call.goto(first)
+    expect(call.locator("main")).to_contain_text("expired")
+    call.close()
+
+    # "Get a new link": a fresh entry, and the provider lets the citizen in.
+    citizen.click("#rejoin")
+    expect(citizen.locator("#join-link")).not_to_have_attribute("href", first, timeout=5000)
+    expect(citizen.locator("#rejoin-error")).to_be_empty()
+    fresh = citizen.locator("#join-link").get_attribute("href")
+    call = context.new_page()
+    call.goto(fresh)
+    expect(call.locator("main")).to_contain_text("as guest")
+    shot(citizen, "join-rejoined")
+    trail = [record["event"] for record in site_audit(site, "B-rejoin")]
+    assert "citizen_rejoined" in trail, trail
+
+
+def site_audit(site, booking_id):
+    from test_pages import request
+    status, body = request("GET", f"{site.base}/v1/sessions/{booking_id}/audit", key=site.key)
+    assert status == 200, body
+    return body["events"]

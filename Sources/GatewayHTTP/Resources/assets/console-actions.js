@@ -32,9 +32,44 @@ function onRowClick(event) {
     openEnd(id, button);
   } else if (classes.contains("fallback")) {
     sendFallback(id, button.getAttribute("data-channel"));
+  } else if (classes.contains("host-again")) {
+    hostAgain(id);
   } else if (classes.contains("select")) {
     selectBooking(id, true);
   }
+}
+
+/** Shows the host's link and opens it in a new tab. */
+function showHostLink(id, hostJoinUrl) {
+  const url = safeUrl(hostJoinUrl);
+  if (url) {
+    $("host-link").setAttribute("href", url);
+    $("host-text").textContent = t("hostText", { name: nameOf(id) });
+    $("host-panel").hidden = false;
+    window.open(url, "_blank", "noopener");
+  }
+}
+
+/** A fresh host link while the call is on (the attendant's connection dropped). */
+function hostAgain(id) {
+  showError("");
+  api("POST", sessionPath(id, "host-link"))
+    .then((response) => {
+      if (!response.ok) {
+        return readProblem(response).then((problem) => {
+          showError(problemText(response, problem));
+        });
+      }
+      return response.json().then((body) => {
+        showHostLink(id, body && body.hostJoinUrl);
+        setStatus(t("hostAgain", { name: nameOf(id) }));
+      });
+    })
+    .catch((error) => {
+      if (!(error instanceof SignedOut)) {
+        showError(t("errNetwork"));
+      }
+    });
 }
 
 function admit(id, body) {
@@ -48,13 +83,7 @@ function admit(id, body) {
         });
       }
       return response.json().then((admitted) => {
-        const url = safeUrl(admitted && admitted.hostJoinUrl);
-        if (url) {
-          $("host-link").setAttribute("href", url);
-          $("host-text").textContent = t("hostText", { name: nameOf(id) });
-          $("host-panel").hidden = false;
-          window.open(url, "_blank", "noopener");
-        }
+        showHostLink(id, admitted && admitted.hostJoinUrl);
         setStatus(t("admitted", { name: nameOf(id) }));
         scheduleRefresh();
       });

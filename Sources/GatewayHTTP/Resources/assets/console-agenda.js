@@ -183,6 +183,7 @@ function createRow(id) {
   buttons.appendChild(actionButton("admit-all", "btnAdmitAll"));
   buttons.appendChild(actionButton("message secondary", "btnMessage"));
   buttons.appendChild(actionButton("end secondary", "btnEnd"));
+  buttons.appendChild(actionButton("host-again secondary", "btnHostAgain"));
   const phone = actionButton("fallback secondary", "btnFallbackPhone");
   phone.setAttribute("data-channel", "phone");
   buttons.appendChild(phone);
@@ -288,6 +289,9 @@ function updateButtons(cell, item, state, name) {
       button.disabled = state !== "waiting";
     } else if (classes.contains("message") || classes.contains("end")) {
       button.disabled = !open;
+    } else if (classes.contains("host-again")) {
+      button.hidden = state !== "in_progress";
+      button.disabled = state !== "in_progress";
     } else if (classes.contains("fallback")) {
       const known = button.getAttribute("data-channel") === "phone" ? !!citizen.phone : !!citizen.email;
       button.hidden = !known;

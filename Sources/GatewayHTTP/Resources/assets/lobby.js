@@ -56,6 +56,10 @@
       "joinLink": "Entrar na videochamada",
       "admittedReminder": "O seu técnico vai confirmar a sua identificação por conversa. A chamada não é gravada.",
       "admittedAnnounce": "O seu técnico está pronto. Carregue em «Entrar na videochamada».",
+      "rejoinHint": "Saiu da chamada ou a ligação deixou de funcionar? Peça uma ligação nova.",
+      "rejoinButton": "Pedir uma ligação nova",
+      "rejoinReady": "A ligação nova está pronta. Carregue em «Entrar na videochamada».",
+      "rejoinFailed": "Não foi possível obter uma ligação nova. Tente de novo dentro de momentos.",
       "endedTitle": "O atendimento terminou",
       "endedText": "Obrigado pelo seu contacto.",
       "endedRescheduled": "O atendimento vai ser reagendado. Obrigado pelo seu contacto.",
@@ -150,6 +154,10 @@
       "joinLink": "Join the video call",
       "admittedReminder": "Your advisor will confirm who you are by talking with you. The call is not recorded.",
       "admittedAnnounce": "Your advisor is ready. Press “Join the video call”.",
+      "rejoinHint": "Left the call, or the link stopped working? Ask for a new link.",
+      "rejoinButton": "Get a new link",
+      "rejoinReady": "The new link is ready. Press “Join the video call”.",
+      "rejoinFailed": "A new link could not be obtained. Try again in a moment.",
       "endedTitle": "The appointment has ended",
       "endedText": "Thank you for contacting us.",
       "endedRescheduled": "The appointment will be rescheduled. Thank you for contacting us.",
@@ -666,6 +674,37 @@
     }
   }
 
+  /* A fresh entry into the call (the first one expired, or the connection dropped). */
+  function onRejoin() {
+    var button = $("rejoin");
+    button.disabled = true;
+    $("rejoin-error").textContent = "";
+    fetch(api + "/rejoin", { method: "POST", headers: authHeaders(), credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error(String(response.status));
+        }
+        return response.json();
+      })
+      .then(function (body) {
+        var safe = safeUrl(body && body.joinUrl);
+        if (!safe) {
+          throw new Error("no link");
+        }
+        joinUrl = safe;
+        $("join-link").setAttribute("href", safe);
+        $("join-link").focus();
+        announce(t("rejoinReady"));
+      })
+      .catch(function () {
+        $("rejoin-error").textContent = t("rejoinFailed");
+        refreshState();
+      })
+      .then(function () {
+        button.disabled = false;
+      });
+  }
+
   function showEnded(outcome) {
     $("ended-text").textContent = outcome === "rescheduled" ? t("endedRescheduled") : t("endedText");
     show("ended", true);
@@ -1124,6 +1163,7 @@
     }
   });
   $("device-test").addEventListener("click", startDeviceTest);
+  $("rejoin").addEventListener("click", onRejoin);
   $("device-stop").addEventListener("click", stopDeviceTest);
   $("join-link").addEventListener("click", function (event) {
     if (!joinUrl) {
