@@ -16,11 +16,14 @@ public struct AttendantTokenRules: Sendable {
     public var maximumLifetime: Duration
     /// How far ahead of this server's clock `iat` and `nbf` may be.
     public var clockSkew: Duration
+    /// The claim that carries the attendant's directory account (`ATTENDANT_DIRECTORY_ID_CLAIM`, e.g. `oid`).
+    public var directoryIDClaim: String?
 
     public init(
         audience: String? = nil, issuer: String? = nil, maximumLifetime: Duration = Self.defaultMaximumLifetime,
-        clockSkew: Duration = .seconds(60)
+        clockSkew: Duration = .seconds(60), directoryIDClaim: String? = nil
     ) {
+        self.directoryIDClaim = directoryIDClaim
         self.audience = audience
         self.issuer = issuer
         self.maximumLifetime = maximumLifetime
@@ -71,7 +74,18 @@ public struct AttendantTokenVerifier: Sendable {
             return nil
         }
         return AttendantIdentity(
-            id: claims.sub.value, name: claims.name, services: Set(claims.services), roles: Set(claims.roles))
+            id: claims.sub.value, name: claims.name, services: Set(claims.services), roles: Set(claims.roles),
+            directoryID: rules.directoryIDClaim.flatMap { Self.stringClaim($0, inVerified: token) })
+    }
+
+    /// A string claim of a token already verified (its payload, read again as a plain JSON object).
+    static func stringClaim(_ name: String, inVerified token: String) -> String? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Data(base64URLEncoded: String(parts[1])),
+            let object = try? JSONSerialization.jsonObject(with: payload) as? [String: Any],
+            let value = object[name] as? String, !value.isEmpty, value.utf8.count <= 256
+        else { return nil }
+        return value
     }
 
     private func satisfiesRules(_ claims: AttendantClaims) -> Bool {

@@ -88,6 +88,9 @@ public struct GatewayConfiguration: Sendable {
     public var attendantJWTAudience: String?
     /// When set, attendant tokens must carry this `iss`. Audience and issuer are required with a JWKS.
     public var attendantJWTIssuer: String?
+    /// The claim of attendant tokens that carries their directory account (e.g. Entra `oid`), passed to
+    /// providers that know attendants by it (Teams co-organizers).
+    public var attendantDirectoryIDClaim: String?
     /// The longest lifetime (`exp − iat`) of an attendant token.
     public var attendantTokenMaxLifetime: Duration
     /// The interval of SSE heartbeat comments.
@@ -190,6 +193,7 @@ public struct GatewayConfiguration: Sendable {
         graphClientState = reader.string(forKey: "graph.client.state", isSecret: true)
         attendantJWTAudience = reader.string(forKey: "attendant.jwt.audience")
         attendantJWTIssuer = reader.string(forKey: "attendant.jwt.issuer")
+        attendantDirectoryIDClaim = reader.string(forKey: "attendant.directory.id.claim")
         attendantTokenMaxLifetime = .seconds(
             reader.int(
                 forKey: "attendant.token.max.lifetime.seconds",
@@ -368,7 +372,8 @@ extension GatewayConfiguration {
     /// What attendant tokens must carry besides their signature.
     public var attendantTokenRules: AttendantTokenRules {
         AttendantTokenRules(
-            audience: attendantJWTAudience, issuer: attendantJWTIssuer, maximumLifetime: attendantTokenMaxLifetime)
+            audience: attendantJWTAudience, issuer: attendantJWTIssuer, maximumLifetime: attendantTokenMaxLifetime,
+            directoryIDClaim: attendantDirectoryIDClaim)
     }
 }
 

@@ -50,7 +50,8 @@ extension SessionService {
         for participant in chosen {
             entries[participant] = try await provider.citizenEntry(for: spec, providerRoomID: roomID).joinURL
         }
-        let hostEntry = try await provider.hostEntry(for: spec, providerRoomID: roomID, attendantID: attendant.id)
+        let hostEntry = try await provider.hostEntry(
+            for: spec, providerRoomID: roomID, attendantID: attendant.providerIdentity)
         var current = session
         let companionEntries = entries.compactMap { key, url -> (String, String)? in
             if case .companion(let id) = key { return (id, url) }

@@ -41,7 +41,7 @@ extension SessionService {
             throw SessionCommandError.refused(SessionTransitionRefusal(.notInProgress, state: session.state))
         }
         let (provider, spec, roomID) = try providerRoom(of: session)
-        let url = try await provider.hostEntry(for: spec, providerRoomID: roomID, attendantID: attendant.id).joinURL
+        let url = try await provider.hostEntry(for: spec, providerRoomID: roomID, attendantID: attendant.providerIdentity).joinURL
         _ = try await update(bookingID, actor: .attendant(id: attendant.id), event: "host_link_issued") { _ in }
         return url
     }

@@ -49,4 +49,58 @@ struct AttendantTokenTests {
     func weakSecret() async {
         await #expect(throws: WeakSecretError.self) { try await AttendantTokenVerifier(secret: "short") }
     }
+
+    /// The attendant claims plus the directory account an identity provider such as Entra adds.
+    struct DirectoryClaims: JWTPayload {
+        var base: AttendantClaims
+        var oid: String
+
+        func encode(to encoder: any Encoder) throws {
+            try base.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(oid, forKey: Key(stringValue: "oid")!)
+        }
+
+        init(base: AttendantClaims, oid: String) {
+            self.base = base
+            self.oid = oid
+        }
+
+        init(from decoder: any Decoder) throws {
+            base = try AttendantClaims(from: decoder)
+            oid = try decoder.container(keyedBy: Key.self).decode(String.self, forKey: Key(stringValue: "oid")!)
+        }
+
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+    }
+
+    @Test("With ATTENDANT_DIRECTORY_ID_CLAIM the attendant's directory account is read from that claim")
+    func directoryAccount() async throws {
+        let providerKey = ES256PrivateKey()
+        let parameters = try #require(providerKey.publicKey.parameters)
+        let jwks = """
+            {"keys":[{"kty":"EC","crv":"P-256","x":"\(parameters.x)","y":"\(parameters.y)","alg":"ES256","kid":"idp-1","use":"sig"}]}
+            """
+        let signer = JWTKeyCollection()
+        await signer.add(ecdsa: providerKey, kid: "idp-1")
+        let oid = "6e8b3c4a-1f2d-4c5e-9a7b-0d1e2f3a4b5c"
+        let token = try await signer.sign(
+            DirectoryClaims(base: Self.claims(audience: "video-gateway"), oid: oid), kid: "idp-1")
+        let withClaim = try await AttendantTokenVerifier(
+            secret: nil, jwksJSON: jwks,
+            rules: AttendantTokenRules(audience: "video-gateway", issuer: Self.issuer, directoryIDClaim: "oid"))
+        let attendant = try #require(await withClaim.attendant(from: token))
+        #expect(attendant.id == "a-17" && attendant.directoryID == oid && attendant.providerIdentity == oid)
+        let without = try await AttendantTokenVerifier(
+            secret: nil, jwksJSON: jwks, rules: AttendantTokenRules(audience: "video-gateway", issuer: Self.issuer))
+        let plain = try #require(await without.attendant(from: token))
+        #expect(plain.directoryID == nil && plain.providerIdentity == "a-17")
+    }
 }
