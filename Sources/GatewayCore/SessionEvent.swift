@@ -15,6 +15,8 @@ public enum SessionEvent: Sendable, Equatable {
     /// Deleting or ending the room failed; `isFinal` when no retry follows.
     case roomDeleteFailed(code: String, message: String, isFinal: Bool)
     case roomEnded
+    /// The provider no longer has the live session's room (deleted behind the gateway's back): make it again.
+    case roomMissing
     case joinWindowOpened
     case citizenEntered
     case citizenLeft
@@ -50,6 +52,7 @@ public enum SessionEvent: Sendable, Equatable {
         case .roomDeleted: "room_deleted"
         case .roomDeleteFailed: "room_delete_failed"
         case .roomEnded: "room_ended"
+        case .roomMissing: "room_missing"
         case .joinWindowOpened: "join_window_opened"
         case .citizenEntered: "citizen_entered"
         case .citizenLeft: "citizen_left"

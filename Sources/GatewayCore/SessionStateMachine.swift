@@ -166,6 +166,12 @@ public struct SessionStateMachine: Sendable {
             }
             if isFinal { actions = [.notifyScheduler(.roomDeleteFailed)] }
 
+        case .roomMissing:
+            if !state.isTerminal && session.room.status == .ready {
+                next.room.status = .pending
+                actions = [.provisionRoom]
+            }
+
         case .joinWindowOpened:
             if state == .scheduled { next.state = .open }
 

@@ -37,6 +37,8 @@ public struct GatewayHTTPDependencies: Sendable {
     public let trustedProxies: TrustedProxies
     /// Who is present in the lobby (their streams and polls); `nil`: nobody is ever taken for gone.
     public let presence: LobbyPresence?
+    /// Reconciles provider rooms with the database; its unhealthy providers show on `/readyz`.
+    public let reconciler: RoomReconciler?
 
     /// Code attempts allowed per minute.
     public struct LobbyLimits: Sendable {
@@ -56,8 +58,9 @@ public struct GatewayHTTPDependencies: Sendable {
         providerStatesClock: FreezableClock? = nil, providerStatesSecret: String? = nil,
         webhookSecrets: WebhookSecrets = WebhookSecrets(), metricsToken: String? = nil,
         streamLimits: StreamLimits = StreamLimits(), trustedProxies: TrustedProxies = .none,
-        presence: LobbyPresence? = nil
+        presence: LobbyPresence? = nil, reconciler: RoomReconciler? = nil
     ) {
+        self.reconciler = reconciler
         self.presence = presence
         self.trustedProxies = trustedProxies
         self.streamLimits = streamLimits

@@ -16,7 +16,8 @@ struct OperationsRoutes: Sendable {
                     .serviceUnavailable, code: "not_ready", title: "Not ready",
                     detail: "the database is unreachable or its migrations are not current")
             }
-            return try JSONResponse.make(["status": "ready"])
+            let unhealthy = dependencies.reconciler?.unhealthyProviders ?? []
+            return try JSONResponse.make(ReadyResource(status: "ready", unhealthyProviders: unhealthy.isEmpty ? nil : unhealthy))
         }
         router.get("metrics") { request, context in
             if let token = dependencies.metricsToken {
@@ -50,4 +51,9 @@ public enum OpenAPIDocument {
         else { return [] }
         return Array(data)
     }()
+}
+
+struct ReadyResource: Encodable {
+    let status: String
+    let unhealthyProviders: [String]?
 }

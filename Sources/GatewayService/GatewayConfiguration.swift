@@ -133,6 +133,10 @@ public struct GatewayConfiguration: Sendable {
     public var serverWriteTimeout: Duration
     /// A lobby participant with no open stream and no poll for this long has left (`PRESENCE_GRACE_SECONDS`).
     public var presenceGrace: Duration
+    /// How often provider rooms are compared with the database (`RECONCILE_INTERVAL_SECONDS`; 0: never), and
+    /// how old a room with no session must be to be deleted as an orphan (`RECONCILE_MIN_ORPHAN_AGE_SECONDS`).
+    public var reconcileInterval: Duration
+    public var reconcileMinimumOrphanAge: Duration
     /// How long a participant's provider entry (a Daily meeting token) lets them in (`ENTRY_TOKEN_LIFETIME_SECONDS`);
     /// after that they ask their page for a new one (rejoin).
     public var entryTokenLifetime: Duration
@@ -234,6 +238,8 @@ public struct GatewayConfiguration: Sendable {
         shutdownGrace = .milliseconds(Int(max(0, reader.double(forKey: "shutdown.grace.seconds", default: 10)) * 1000))
         serverWriteTimeout = .seconds(reader.int(forKey: "server.write.timeout.seconds", default: 60))
         entryTokenLifetime = .seconds(reader.int(forKey: "entry.token.lifetime.seconds", default: 900))
+        reconcileInterval = .seconds(reader.int(forKey: "reconcile.interval.seconds", default: 300))
+        reconcileMinimumOrphanAge = .seconds(reader.int(forKey: "reconcile.min.orphan.age.seconds", default: 900))
         presenceGrace = .milliseconds(Int(reader.double(forKey: "presence.grace.seconds", default: 30) * 1000))
         serverHeadTimeout = .milliseconds(Int(reader.double(forKey: "server.head.timeout.seconds", default: 10) * 1000))
         serverIdleTimeout = .milliseconds(Int(reader.double(forKey: "server.idle.timeout.seconds", default: 60) * 1000))
@@ -323,6 +329,10 @@ public struct GatewayConfiguration: Sendable {
         }
         if !(1...86400).contains(entryTokenLifetime.components.seconds) {
             errors.append("ENTRY_TOKEN_LIFETIME_SECONDS must be between 1 and 86400")
+        }
+        if reconcileInterval < .zero { errors.append("RECONCILE_INTERVAL_SECONDS must be 0 (off) or more") }
+        if reconcileMinimumOrphanAge < .seconds(60) {
+            errors.append("RECONCILE_MIN_ORPHAN_AGE_SECONDS must be at least 60")
         }
         if presenceGrace < .seconds(1) { errors.append("PRESENCE_GRACE_SECONDS must be at least 1") }
         if serverHeadTimeout < .milliseconds(100) { errors.append("SERVER_HEAD_TIMEOUT_SECONDS must be at least 0.1") }

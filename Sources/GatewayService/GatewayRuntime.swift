@@ -110,6 +110,15 @@ public final class GatewayRuntime: Sendable {
         var presenceLogger = logger
         presenceLogger[metadataKey: "component"] = "lobby-presence"
         let presence = LobbyPresence(sessions: sessions, grace: configuration.presenceGrace, logger: presenceLogger)
+        var reconciler: RoomReconciler?
+        if configuration.reconcileInterval > .zero {
+            var reconcilerLogger = logger
+            reconcilerLogger[metadataKey: "component"] = "room-reconciler"
+            reconciler = RoomReconciler(
+                sessions: sessions, inventories: providers.compactMapValues { $0 as? any RoomInventory },
+                interval: configuration.reconcileInterval, minimumOrphanAge: configuration.reconcileMinimumOrphanAge,
+                logger: reconcilerLogger)
+        }
         let router = buildGatewayRouter(
             GatewayHTTPDependencies(
                 sessions: sessions, publicBaseURL: configuration.resolvedPublicBaseURL,
@@ -121,7 +130,7 @@ public final class GatewayRuntime: Sendable {
                 providerStatesClock: freezableClock, providerStatesSecret: configuration.testProviderStatesSecret,
                 webhookSecrets: webhookSecrets(configuration), metricsToken: configuration.metricsToken,
                 streamLimits: configuration.streamLimits, trustedProxies: configuration.trustedProxies,
-                presence: presence))
+                presence: presence, reconciler: reconciler))
         // Services stop in the reverse order: event streams end, the HTTP server stops accepting and
         // drains, the worker finishes or hands back its jobs, and the built-in simulator goes last.
         if let postgres = store as? PostgresStore {
@@ -131,6 +140,7 @@ public final class GatewayRuntime: Sendable {
         }
         services.append(worker)
         services.append(presence)
+        if let reconciler { services.append(reconciler) }
         services.append(
             Application(
                 router: router, server: configuration.connectionLimits.server(),

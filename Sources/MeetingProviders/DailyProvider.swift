@@ -4,7 +4,7 @@ import GatewayCore
 
 /// Daily's REST API (providers.md §3): private rooms with knocking, recording never enabled,
 /// meeting tokens minted on admission. Also the adapter for the built-in simulator.
-public struct DailyProvider: MeetingProvider {
+public struct DailyProvider: MeetingProvider, RoomInventory {
     public struct Configuration: Sendable {
         /// For example `https://api.daily.co/v1`.
         public var baseURL: URL
@@ -130,6 +130,14 @@ public struct DailyProvider: MeetingProvider {
         try await send(method, path, bodyData: nil)
     }
 
+    private func send(_ method: String, _ path: String, query: [URLQueryItem]) async throws -> HTTPResponse {
+        var url = URLComponents(url: configuration.baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)
+        url?.queryItems = query
+        guard let target = url?.url else { throw ProviderError.invalidResponse("the list URL could not be built") }
+        return try await http.send(
+            method, target, headers: ["Authorization": "Bearer \(configuration.apiKey)", "Accept": "application/json"])
+    }
+
     private func send(_ method: String, _ path: String, body: some Encodable) async throws -> HTTPResponse {
         try await send(method, path, bodyData: try http.json(body))
     }
@@ -139,6 +147,29 @@ public struct DailyProvider: MeetingProvider {
         if bodyData != nil { headers["Content-Type"] = "application/json" }
         return try await http.send(
             method, configuration.baseURL.appendingPathComponent(path), headers: headers, body: bodyData)
+    }
+
+    /// The gateway's rooms (names `vg-…`), 100 a page (`GET /rooms?limit=100&starting_after=<id>`), at
+    /// most 100 pages.
+    public func listGatewayRooms() async throws -> [ListedRoom] {
+        var rooms: [ListedRoom] = []
+        var after: String?
+        for _ in 0..<100 {
+            var query = [URLQueryItem(name: "limit", value: "100")]
+            if let after { query.append(URLQueryItem(name: "starting_after", value: after)) }
+            let page = try decode(RoomPage.self, try expect(200, await send("GET", "rooms", query: query))).data
+            rooms += page.filter { $0.name.hasPrefix("vg-") }.map {
+                ListedRoom(id: $0.name, createdAt: $0.created_at.flatMap(RFC3339.date(from:)))
+            }
+            guard page.count == 100, let last = page.last else { break }
+            after = last.id ?? last.name
+        }
+        return rooms
+    }
+
+    public func deleteListedRoom(_ id: String) async throws {
+        let response = try await send("DELETE", "rooms/\(id)")
+        guard response.status == 200 || response.status == 404 else { throw error(from: response) }
     }
 
     private func expect(_ status: Int, _ response: HTTPResponse) throws -> HTTPResponse {
@@ -157,6 +188,26 @@ public struct DailyProvider: MeetingProvider {
 }
 
 // Daily's JSON field names, spelled as Daily spells them.
+
+/// `GET /rooms`: `{total_count, data: [room]}` (docs.daily.co, "List rooms"); a bare array is read too.
+private struct RoomPage: Decodable {
+    struct Listed: Decodable {
+        let id: String?
+        let name: String
+        let created_at: String?
+    }
+    let data: [Listed]
+
+    init(from decoder: any Decoder) throws {
+        if let array = try? [Listed](from: decoder) {
+            data = array
+        } else {
+            data = try decoder.container(keyedBy: Keys.self).decode([Listed].self, forKey: .data)
+        }
+    }
+
+    enum Keys: String, CodingKey { case data }
+}
 private struct CreateRoomRequest: Encodable {
     let name: String
     let privacy: String

@@ -60,7 +60,7 @@ public final class ProviderSimulator: Sendable {
             .get("stats") { _, _ in try self.json(self.stats) }
         let api = router.group("v1").add(middleware: BearerKeyMiddleware(apiKey: apiKey))
             .add(middleware: FaultMiddleware(injector: faults, onRequest: { self.state.withLock { $0.requests += 1 } }))
-        api.get("rooms") { _, _ in try self.json(RoomList(total_count: self.roomNames.count, data: self.allRooms())) }
+        api.get("rooms") { request, _ in try self.listRooms(request) }
         api.post("rooms") { request, context in try await self.createRoom(request, context) }
         api.get("rooms/{name}") { _, context in try self.getRoom(context.parameters.require("name")) }
         api.post("rooms/{name}") { request, context in
@@ -141,6 +141,15 @@ public final class ProviderSimulator: Sendable {
         }
         guard existed else { return try notFound() }
         return try json(Deleted(deleted: true, name: name))
+    }
+
+    /// `GET /rooms?limit=&starting_after=`: Daily's list, in a stable order (by room id), 100 a page at most.
+    private func listRooms(_ request: Request) throws -> Response {
+        let limit = min(100, max(1, request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100))
+        let after: String? = request.uri.queryParameters.get("starting_after").map { String($0) }
+        let all = allRooms().sorted { $0.id < $1.id }
+        let page = all.filter { room in after.map { room.id > $0 } ?? true }.prefix(limit)
+        return try json(RoomList(total_count: all.count, data: Array(page)))
     }
 
     private func createToken(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

@@ -186,6 +186,24 @@ struct SessionStateMachineTests {
         #expect(transition.session == session)
     }
 
+    @Test("A live session whose room is gone at the provider provisions it again; a closed one does not")
+    func roomMissing() throws {
+        for state in SessionState.allCases {
+            var session = Slot.session(state)
+            session.room.status = .ready
+            session.room.providerRoomID = "vg-1"
+            let transition = try machine.apply(.roomMissing, to: session, at: Slot.start)
+            if state.isTerminal {
+                #expect(transition.isNoOp, "\(state)")
+            } else {
+                #expect(transition.session.room.status == .pending && transition.actions == [.provisionRoom], "\(state)")
+                #expect(transition.session.state == state)
+            }
+        }
+        let pending = Slot.session(.open, room: .pending)
+        #expect(try machine.apply(.roomMissing, to: pending, at: Slot.start).isNoOp, "a room not made yet is not missing")
+    }
+
     @Test("Creating a session provisions the room and arms every deadline from the policy")
     func creation() {
         let booking = Slot.booking()
