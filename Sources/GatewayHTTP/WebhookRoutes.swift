@@ -61,6 +61,8 @@ struct WebhookRoutes: Sendable {
         let id: String
         let meaning: Meaning
         let roomID: String?
+        /// For participant events: whether the provider names them the room's owner (the host).
+        var isHost: Bool? = nil
     }
 
     @Sendable func receive(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -114,8 +116,24 @@ struct WebhookRoutes: Sendable {
         {
             context.logger.info(
                 "webhook", metadata: ["provider": "\(provider)", "booking.id": "\(session.bookingID)", "event": "\(event.meaning)"])
+            publishCallPresence(event, in: session)
         }
         return try JSONResponse.make(["received": true])
+    }
+
+    /// Someone joined or left the call: the attendants' console is told (`call.participant`), so a citizen
+    /// who dropped out of the call is seen. The receipt is stored first, so a redelivery says nothing twice.
+    private func publishCallPresence(_ event: Event, in session: Session) {
+        let presence: String
+        switch event.meaning {
+        case .participantJoined: presence = "joined"
+        case .participantLeft: presence = "left"
+        default: return
+        }
+        let role = event.isHost.map { $0 ? "host" : "guest" } ?? "participant"
+        sessions.liveEvents.publish(
+            "call.participant", to: .attendants, about: session,
+            data: ["bookingId": .string(session.bookingID.rawValue), "role": .string(role), "presence": .string(presence)])
     }
 
     /// The session whose room the event names, only when that session is on this provider: the room id
@@ -198,6 +216,8 @@ enum DailyWebhook {
         struct Payload: Decodable {
             let room: String?
             let room_name: String?
+            /// Participant events: whether the participant's meeting token made them the room's owner.
+            let owner: Bool?
         }
         let id: String
         let type: String
@@ -214,7 +234,9 @@ enum DailyWebhook {
         case "meeting.ended": meaning = .meetingEnded
         default: meaning = .other(envelope.type)
         }
-        return .init(id: envelope.id, meaning: meaning, roomID: envelope.payload?.room ?? envelope.payload?.room_name)
+        return .init(
+            id: envelope.id, meaning: meaning, roomID: envelope.payload?.room ?? envelope.payload?.room_name,
+            isHost: envelope.payload?.owner)
     }
 }
 

@@ -6,6 +6,7 @@ import GatewayStorage
 import Hummingbird
 import HummingbirdTesting
 import Prometheus
+import SessionOrchestration
 import Testing
 
 @Suite("Provider webhooks")
@@ -38,6 +39,32 @@ struct ProviderWebhookTests {
         session.room = Room(status: .ready, recording: .disabled, providerRoomID: "vg-room-1")
         try await store.apply(SessionChange(session: session, expectedVersion: nil))
         return (gateway, dependencies)
+    }
+
+    @Test("A participant leaving or joining the call reaches the attendants once, as guest or host")
+    func callPresence() async throws {
+        let (gateway, dependencies) = try await Self.dailyCallInProgress(store: InMemoryStore())
+        let now = Int(gateway.clock.now.timeIntervalSince1970)
+        let subscription = gateway.sessions.liveEvents.subscribe(after: nil) { $0.audience == .attendants }
+        let left = #"{"id":"evt-left-1","payload":{"room":"vg-room-1","owner":false,"user_id":null},"type":"participant.left","version":"1.0.0"}"#
+        let host = #"{"id":"evt-join-2","payload":{"room":"vg-room-1","owner":true,"user_id":"a-17"},"type":"participant.joined","version":"1.0.0"}"#
+        try await Application(router: buildGatewayRouter(dependencies)).test(.router) { client in
+            for body in [left, left, host] {
+                let status = try await client.execute(
+                    uri: "/v1/webhooks/daily", method: .post, headers: Self.signed(body, at: now), body: ByteBuffer(string: body)
+                ) { $0.status }
+                #expect(status == .ok)
+            }
+        }
+        var received: [LiveEvent] = []
+        for await event in subscription.events {
+            received.append(event)
+            if received.count == 2 { break }
+        }
+        #expect(received.map(\.name) == ["call.participant", "call.participant"])
+        #expect(received[0].data["role"] == .string("guest") && received[0].data["presence"] == .string("left"))
+        #expect(received[1].data["role"] == .string("host") && received[1].data["presence"] == .string("joined"))
+        #expect(received.allSatisfy { $0.bookingID == BookingID("B-1")! })
     }
 
     @Test("A verified Daily recording.started ends the room once; forged, stale and unconfigured are refused")

@@ -129,6 +129,11 @@ function onEvent(event) {
       }
       onCitizenWaiting(id, typeof data.participant === "string" ? data.participant : null);
       break;
+    case "call.participant":
+      if (id && data.role !== "host") {
+        setStatus(t(data.presence === "left" ? "leftCall" : "joinedCall", { name: nameOf(id) }));
+      }
+      break;
     case "citizen.left":
       if (id) {
         noteLeft(id);
