@@ -5,14 +5,28 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libcurl4-openssl-dev libsqlite3-dev python3-venv ca-certificates)
+if [ "${1:-}" = "--with-test-tools" ]; then
+  # The replicated set-up (tests/cluster, scripts/cluster.sh): a throwaway PostgreSQL 15 and nginx.
+  packages+=(postgresql-15 nginx)
+fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
+  # The packages' own services (PostgreSQL's `main` cluster, nginx on port 80) are not started: the
+  # tests and scripts/cluster.sh start their own, on loopback.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  log="$(mktemp)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1 \
+    || { cat "$log" >&2; rm -f "$log"; exit 1; }
+  rm -f "$log"
 fi
 
 if ! command -v swift >/dev/null 2>&1; then
