@@ -86,14 +86,23 @@ public final class LobbyPresence: Service, Sendable {
     }
 
     public func run() async throws {
-        let interval = grace / 3
+        // Replicas vouch for their participants three times a grace; departures are looked for every
+        // second (or sooner with a short grace), so one is seen soon after the grace ends.
+        let announceEvery = grace / 3
+        let sweepEvery = min(grace / 6, .seconds(1))
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.receive() }
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
+                    try? await Task.sleep(for: announceEvery)
                     if Task.isCancelled { break }
                     self.announce()
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: sweepEvery)
+                    if Task.isCancelled { break }
                     await self.sweep()
                 }
             }
