@@ -536,7 +536,10 @@ def build_rows(results):
         rows.append({"figure": figure, "value": value, "text": text, "ratio": ratio, "target": target, "holds": holds})
 
     def share(value, bare):
-        return f"{100 * value / bare:.0f} %" if bare else "—"
+        if not bare:
+            return "—"
+        percent = 100 * value / bare
+        return f"{percent:.1f} %" if percent < 10 else f"{percent:.0f} %"
 
     def times(value, bare):
         return f"{value / bare:.2f}×" if bare else "—"
@@ -638,7 +641,7 @@ def main():
         sys.exit(f"bench: --streams {args.streams} needs more open files than this shell allows ({hard})")
 
     bench_env = {"LOG_LEVEL": args.log_level, "SERVER_CONNECTIONS_PER_ADDRESS": "100000", "SHUTDOWN_GRACE_SECONDS": "2"}
-    began, results = time.monotonic(), {}
+    began, results, load_at_start = time.monotonic(), {}, os.getloadavg()
     phases = [("start", phase_start), ("http", phase_http), ("streams", phase_streams), ("late", phase_late)]
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as folder:
         for name, phase in phases:
@@ -651,8 +654,10 @@ def main():
             results[name] = phase(args, workdir, bench_env)
     rows = build_rows(results)
     print()
+    load = {"start": round(load_at_start[0], 2), "end": round(os.getloadavg()[0], 2)}
     print(f"{args.rounds} round(s) of {args.duration} s, wrk {WRK_THREADS} threads × {WRK_CONNECTIONS} connections "
-          f"(creates: {CREATE_CONNECTIONS}); gateway binary {BINARY}; LOG_LEVEL={args.log_level}")
+          f"(creates: {CREATE_CONNECTIONS}); gateway binary {BINARY}; LOG_LEVEL={args.log_level}; "
+          f"load average {load['start']} at start, {load['end']} at end")
     print()
     print_table(rows)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -664,7 +669,7 @@ def main():
                      "wrk_connections": WRK_CONNECTIONS, "create_connections": CREATE_CONNECTIONS})
     http = results.get("http")
     report.write_text(json.dumps({
-        "time": stamp, "machine": machine(), "settings": settings, "seconds": round(time.monotonic() - began, 1),
+        "time": stamp, "machine": dict(machine(), load_average_1min=load), "settings": settings, "seconds": round(time.monotonic() - began, 1),
         "figures": [{k: r[k] for k in ("figure", "value", "ratio", "target", "holds")} for r in rows],
         "samples": {"http": http[0] if http else None, "provisioning": http[1] if http else None,
                     "streams": results.get("streams"), "late": results.get("late"), "start": results.get("start")},
