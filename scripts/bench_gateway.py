@@ -59,7 +59,7 @@ WRK_THREADS, WRK_CONNECTIONS, CREATE_CONNECTIONS = 2, 64, 16
 SERVICE, ATTENDANT = "prestacoes-familiares", "a-17"
 
 
-# ---- small helpers ----
+# ---- dates, percentiles, processes ----
 
 def iso_at(epoch_seconds):
     moment = datetime.datetime.fromtimestamp(epoch_seconds, datetime.timezone.utc).replace(microsecond=0)
