@@ -1,0 +1,30 @@
+"""The gateway benchmark (scripts/bench) runs a tiny --quick round against the built binaries and
+prints its table and JSON report (its figures are read, not asserted)."""
+import json
+import pathlib
+import re
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_gateway_benchmark_quick_run_prints_the_table_and_writes_the_report(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_gateway.py"), "--quick", "--streams", "10",
+                             "--admits", "3", "--late", "5", "--time-limit", "240", "--report-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=420)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if re.match(r"\| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \| (yes|no|—) \|$", line)]
+    figures = [row.split(" | ")[0].lstrip("| ") for row in rows]
+    for expected in ("bare route GET / req/s", "GET /healthz req/s", "GET /v1/lobby/{token} req/s",
+                     "PUT /v1/sessions/{id} creates/s (16 connections)", "rooms provisioned/s (built-in simulator)",
+                     "RSS per lobby event stream KB (10 open)", "admit → admitted p50 ms",
+                     "late citizens: e-mails out", "late citizens: callbacks out",
+                     "idle RSS MB (empty database)", "start → /readyz 200 ms (empty database)"):
+        assert expected in figures, result.stdout
+    reports = list(tmp_path.glob("bench-*.json"))
+    assert len(reports) == 1, result.stdout
+    report = json.loads(reports[0].read_text())
+    assert [figure["figure"] for figure in report["figures"]] == figures
+    assert report["settings"]["streams"] == 10 and report["settings"]["late"] == 5
+    assert report["machine"]["cores"] >= 1
