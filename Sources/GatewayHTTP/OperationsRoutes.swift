@@ -9,7 +9,10 @@ struct OperationsRoutes: Sendable {
     let dependencies: GatewayHTTPDependencies
 
     func add(to router: Router<GatewayRequestContext>) {
-        router.get("healthz") { _, _ in try JSONResponse.make(["status": "ok"]) }
+        let healthy = ByteBuffer(string: #"{"status":"ok"}"#)
+        router.get("healthz") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: healthy))
+        }
         router.get("readyz") { _, _ in
             guard await dependencies.sessions.store.isReady() else {
                 throw Problem(

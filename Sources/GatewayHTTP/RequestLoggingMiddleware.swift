@@ -3,7 +3,8 @@ import Hummingbird
 import Logging
 
 /// Logs one line per request: method, route template (never the concrete path, which may hold a
-/// token), status and duration, under the request id. Echoes the id in `X-Request-Id`.
+/// token), status and duration, under the request id. Echoes the id in `X-Request-Id`. Successful
+/// health probes (`/healthz`, `/readyz`, asked every few seconds by orchestrators) log at `debug`.
 struct RequestLoggingMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -22,11 +23,13 @@ struct RequestLoggingMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private func log(_ request: Request, _ context: Context, status: Int, started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
-        context.logger.info(
-            "request",
+        let route = context.endpointPath ?? "unmatched"
+        let isProbe = status < 400 && (route == "/healthz" || route == "/readyz")
+        context.logger.log(
+            level: isProbe ? .debug : .info, "request",
             metadata: [
                 "http.method": "\(request.method)",
-                "http.route": "\(context.endpointPath ?? "unmatched")",
+                "http.route": "\(route)",
                 "http.status": "\(status)",
                 "duration.ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
             ])
