@@ -5,18 +5,28 @@ import SQLiteNIO
 
 /// The embedded default store: one SQLite file in WAL mode.
 public final class SQLiteStore: GatewayStore {
+    /// The one writer; every transaction runs here, one at a time.
     private let connection: SQLiteConnection
     private let transactionLock = AsyncSerialLock()
+    /// Reads go to a connection of their own: in WAL mode they see the last commit and never wait
+    /// behind the writer.
+    private let reader: SQLiteConnection
+    private let readLock = AsyncSerialLock()
     private let codec = SessionCodec()
 
-    private init(connection: SQLiteConnection) {
+    private init(connection: SQLiteConnection, reader: SQLiteConnection) {
         self.connection = connection
+        self.reader = reader
     }
 
     deinit {
         // A store dropped without `close()` (a test, a failed start) still releases its file.
         let connection = self.connection
-        Task { try? await connection.close() }
+        let reader = self.reader
+        Task {
+            try? await connection.close()
+            try? await reader.close()
+        }
     }
 
     /// Opens (creating if needed) the database at `path`, in WAL mode. Does not migrate.
@@ -25,8 +35,10 @@ public final class SQLiteStore: GatewayStore {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         do {
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            let store = SQLiteStore(connection: connection)
             _ = try await connection.query("PRAGMA journal_mode = WAL")
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            _ = try await reader.query("PRAGMA busy_timeout = 5000")
+            let store = SQLiteStore(connection: connection, reader: reader)
             // FULL: a commit is on disk before the answer that depends on it (a power loss keeps it too).
             _ = try await connection.query("PRAGMA synchronous = FULL")
             _ = try await connection.query("PRAGMA busy_timeout = 5000")
@@ -44,12 +56,12 @@ public final class SQLiteStore: GatewayStore {
     // MARK: SessionStore
 
     public func session(for bookingID: BookingID) async throws -> StoredSession? {
-        try await query("SELECT data, version FROM sessions WHERE booking_id = ?", [.text(bookingID.rawValue)])
+        try await read("SELECT data, version FROM sessions WHERE booking_id = ?", [.text(bookingID.rawValue)])
             .first.map(decodeSession)
     }
 
     public func session(joinToken: String) async throws -> StoredSession? {
-        try await query(
+        try await read(
             """
             SELECT data, version FROM sessions
             WHERE join_token = ? OR booking_id = (SELECT booking_id FROM participant_tokens WHERE token = ?)
@@ -58,7 +70,7 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func session(cancelToken: String) async throws -> StoredSession? {
-        try await query("SELECT data, version FROM sessions WHERE cancel_token = ?", [.text(cancelToken)])
+        try await read("SELECT data, version FROM sessions WHERE cancel_token = ?", [.text(cancelToken)])
             .first.map(decodeSession)
     }
 
@@ -90,7 +102,7 @@ public final class SQLiteStore: GatewayStore {
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         binds.append(.integer(query.limit))
-        return try await self.query(
+        return try await self.read(
             "SELECT data, version FROM sessions \(whereClause) ORDER BY starts_at, booking_id LIMIT ?", binds
         ).map(decodeSession)
     }
@@ -207,7 +219,7 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func auditTrail(for bookingID: BookingID) async throws -> [AuditRecord] {
-        try await query(
+        try await read(
             "SELECT at, actor, event, from_state, to_state FROM audit_events WHERE booking_id = ? ORDER BY id",
             [.text(bookingID.rawValue)]
         ).map { row in
@@ -222,7 +234,7 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func session(providerRoomID: String) async throws -> StoredSession? {
-        try await query("SELECT data, version FROM sessions WHERE provider_room_id = ?", [.text(providerRoomID)])
+        try await read("SELECT data, version FROM sessions WHERE provider_room_id = ?", [.text(providerRoomID)])
             .first.map(decodeSession)
     }
 
@@ -282,7 +294,7 @@ public final class SQLiteStore: GatewayStore {
         // Counts, pivoted by the database into one row per service and day.
         let metrics = ReportFigures.countMetrics
         let columns = metrics.enumerated().map { "SUM(CASE WHEN metric = '\($1)' THEN value ELSE 0 END) AS m\($0)" }
-        for row in try await query(
+        for row in try await read(
             "SELECT service, day, \(columns.joined(separator: ", ")) FROM report_counts WHERE \(filter) GROUP BY day, service",
             binds)
         {
@@ -294,7 +306,7 @@ public final class SQLiteStore: GatewayStore {
             if !counts.isEmpty { sums[ReportFigures.Key(service: service, day: day)] = counts }
         }
         // Lobby waits: one histogram row per service and day.
-        for row in try await query("SELECT service, day, buckets FROM report_waits WHERE \(filter)", binds) {
+        for row in try await read("SELECT service, day, buckets FROM report_waits WHERE \(filter)", binds) {
             guard let service = row.column("service")?.string, let day = row.column("day")?.string,
                 let buckets = row.column("buckets")?.string
             else { continue }
@@ -305,10 +317,10 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func operationalCounts(at now: Date) async throws -> OperationalCounts {
-        let waiting = try await query("SELECT COUNT(*) AS n FROM sessions WHERE state = 'waiting'", [])
+        let waiting = try await read("SELECT COUNT(*) AS n FROM sessions WHERE state = 'waiting'", [])
             .first?.column("n")?.integer ?? 0
         var jobs: [String: OperationalCounts.Queue] = [:]
-        let rows = try await query(
+        let rows = try await read(
             """
             SELECT kind, COUNT(*) AS n, MIN(CASE WHEN state = 'pending' THEN due_at END) AS oldest FROM jobs
             WHERE state IN ('pending', 'running') GROUP BY kind
@@ -439,14 +451,14 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func jobs(for bookingID: BookingID) async throws -> [Job] {
-        try await query(
+        try await read(
             "SELECT id, booking_id, kind, generation, due_at, state, attempts, last_error, payload FROM jobs WHERE booking_id = ? ORDER BY id",
             [.text(bookingID.rawValue)]
         ).map(Self.decodeJob)
     }
 
     public func nextDueDate() async throws -> Date? {
-        let rows = try await query(
+        let rows = try await read(
             """
             SELECT MIN(CASE WHEN state = 'pending' THEN due_at ELSE locked_until END) AS next
             FROM jobs WHERE state IN ('pending', 'running')
@@ -478,12 +490,13 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func isReady() async -> Bool {
-        guard let rows = try? await query("SELECT MAX(version) AS v FROM schema_migrations", []) else { return false }
+        guard let rows = try? await read("SELECT MAX(version) AS v FROM schema_migrations", []) else { return false }
         return rows.first?.column("v")?.integer == Migrations.latestVersion
     }
 
     public func close() async throws {
         try await connection.close()
+        try await reader.close()
     }
 
     // MARK: Helpers
@@ -492,6 +505,17 @@ public final class SQLiteStore: GatewayStore {
         try await transactionLock.withLock {
             do {
                 return try await connection.query(sql, binds)
+            } catch let error as SQLiteError {
+                throw StoreError.unavailable(error.message)
+            }
+        }
+    }
+
+    /// A read on the reader connection: the last committed state, without waiting for the writer.
+    private func read(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteRow] {
+        try await readLock.withLock {
+            do {
+                return try await reader.query(sql, binds)
             } catch let error as SQLiteError {
                 throw StoreError.unavailable(error.message)
             }
@@ -543,7 +567,7 @@ public final class SQLiteStore: GatewayStore {
 extension SQLiteStore {
     /// The journal mode in force (`wal` once opened).
     public func journalMode() async throws -> String? {
-        try await query("PRAGMA journal_mode", []).first?.column("journal_mode")?.string
+        try await read("PRAGMA journal_mode", []).first?.column("journal_mode")?.string
     }
 
     /// `2` is FULL: every commit is synced to disk before the answer that depends on it.
