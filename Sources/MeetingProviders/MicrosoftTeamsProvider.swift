@@ -105,9 +105,7 @@ public struct MicrosoftTeamsProvider: MeetingProvider, RecordingSubscriptions {
     /// attendant ids) gets the meeting's link and nothing is changed.
     public func hostEntry(for spec: RoomSpec, providerRoomID: String, attendantID: String) async throws -> RoomEntry {
         let meeting = try await read(providerRoomID)
-        if let userID = Self.directoryObjectID(attendantID),
-            userID.lowercased() != configuration.organizerUserID.lowercased()
-        {
+        if let userID = Self.directoryObjectID(attendantID), userID != configuration.organizerUserID.lowercased() {
             try await makeCoOrganizer(userID, of: meeting)
         }
         return try entry(meeting)
