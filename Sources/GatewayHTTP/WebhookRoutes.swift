@@ -326,21 +326,33 @@ enum BigBlueButtonWebhook {
     }
 }
 
-/// Microsoft Graph change notifications: `{value: [{subscriptionId, clientState, resourceData}]}`.
+/// Microsoft Graph change notifications: `{value: [{subscriptionId, clientState, resource, resourceData}]}`
+/// (https://learn.microsoft.com/graph/change-notifications-delivery-webhooks). A recording notification
+/// names its meeting in `resource` (and `resourceData.@odata.id`) as
+/// `communications/onlineMeetings('{meetingId}')/recordings('{recordingId}')`
+/// (https://learn.microsoft.com/graph/teams-changenotifications-callrecording-and-calltranscript); that
+/// meeting id is the session's `room.providerRoomID`. Lifecycle notifications (`lifecycleEvent`) name no
+/// resource, so they reach no session.
 enum GraphWebhook {
     struct Notifications: Decodable {
         struct Notification: Decodable {
             struct ResourceData: Decodable {
                 let odataType: String?
+                let odataID: String?
                 let eventType: String?
                 enum CodingKeys: String, CodingKey {
                     case odataType = "@odata.type"
+                    case odataID = "@odata.id"
                     case eventType
                 }
             }
             let subscriptionId: String?
             let clientState: String?
+            let resource: String?
             let resourceData: ResourceData?
+            let lifecycleEvent: String?
+
+            var isRecording: Bool { resourceData?.odataType?.lowercased().contains("callrecording") == true }
         }
         let value: [Notification]
     }
@@ -352,15 +364,27 @@ enum GraphWebhook {
         guard notifications.value.allSatisfy({ SecureToken.constantTimeEquals($0.clientState ?? "", clientState) }) else {
             throw WebhookRoutes.invalidSignature
         }
-        let data = notifications.value[0].resourceData
+        // Graph may batch notifications: a recording among them is the one acted on.
+        let notification = notifications.value.first(where: \.isRecording) ?? notifications.value[0]
         let meaning: WebhookRoutes.Meaning
-        switch (data?.odataType ?? "", data?.eventType ?? "") {
-        case (let type, _) where type.lowercased().contains("callrecording"): meaning = .recordingStarted
-        case (_, "Microsoft.Communication.CallEnded"): meaning = .meetingEnded
-        case (_, let event): meaning = .other(event)
+        switch (notification.isRecording, notification.resourceData?.eventType ?? "", notification.lifecycleEvent) {
+        case (true, _, _): meaning = .recordingStarted
+        case (_, _, let lifecycle?): meaning = .other(lifecycle)
+        case (_, "Microsoft.Communication.CallEnded", _): meaning = .meetingEnded
+        case (_, let event, _): meaning = .other(event)
         }
         return .init(
             id: "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined(), meaning: meaning,
-            roomID: nil)
+            roomID: meetingID(in: notification.resource) ?? meetingID(in: notification.resourceData?.odataID))
+    }
+
+    /// The key of `onlineMeetings('…')` in a resource path; nil when the path names no meeting by its id
+    /// (a meeting call event names it by `joinWebUrl` instead).
+    static func meetingID(in resource: String?) -> String? {
+        guard let resource, let open = resource.range(of: "onlineMeetings('") else { return nil }
+        let rest = resource[open.upperBound...]
+        guard let close = rest.range(of: "')") else { return nil }
+        let id = String(rest[..<close.lowerBound])
+        return id.isEmpty ? nil : id
     }
 }

@@ -38,19 +38,25 @@ struct BearerClient: Sendable {
     let clock: any GatewayClock
     let fetchToken: @Sendable () async throws -> AccessToken
 
-    func send(_ method: String, _ url: URL, json body: Data? = nil) async throws -> HTTPResponse {
+    /// `headers` go with the bearer token (for example Graph's `Prefer`).
+    func send(_ method: String, _ url: URL, json body: Data? = nil, headers: [String: String] = [:]) async throws
+        -> HTTPResponse
+    {
         let first = try await tokens.token(now: clock.now, fetch: fetchToken)
-        let response = try await send(method, url, token: first, body: body)
+        let response = try await send(method, url, token: first, body: body, headers: headers)
         guard response.status == 401 else { return response }
         await tokens.invalidate(first)
         let second = try await tokens.token(now: clock.now, fetch: fetchToken)
-        let retried = try await send(method, url, token: second, body: body)
+        let retried = try await send(method, url, token: second, body: body, headers: headers)
         if retried.status == 401 { await tokens.invalidate(second) }
         return retried
     }
 
-    private func send(_ method: String, _ url: URL, token: String, body: Data?) async throws -> HTTPResponse {
-        var headers = ["Authorization": "Bearer \(token)"]
+    private func send(_ method: String, _ url: URL, token: String, body: Data?, headers extra: [String: String])
+        async throws -> HTTPResponse
+    {
+        var headers = extra
+        headers["Authorization"] = "Bearer \(token)"
         if body != nil { headers["Content-Type"] = "application/json" }
         return try await http.send(method, url, headers: headers, body: body)
     }

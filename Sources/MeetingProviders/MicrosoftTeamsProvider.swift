@@ -3,8 +3,23 @@ import GatewayCore
 
 /// Microsoft Teams meetings through Microsoft Graph (providers.md §1): an app-only token, `createOrGet`
 /// keyed by the booking id, then a PATCH that puts everyone but the organizer in the lobby and turns
-/// recording and transcription off. Teams has no API to admit from its lobby, so its own lobby stays on.
-public struct MicrosoftTeamsProvider: MeetingProvider {
+/// recording and transcription off. Teams has no API to admit from its lobby, so its own lobby stays on;
+/// an attendant known by their directory object id is made a co-organizer, who may admit from it.
+/// Recordings are reported by Graph change notifications (`RecordingSubscriptions`).
+public struct MicrosoftTeamsProvider: MeetingProvider, RecordingSubscriptions {
+    /// Where Graph sends change notifications and the secret they carry back.
+    public struct Notifications: Sendable {
+        /// The gateway's `…/v1/webhooks/msteams` (HTTPS; Graph validates it when a subscription is made).
+        public var url: URL
+        /// `GRAPH_CLIENT_STATE`: Graph echoes it in every notification (at most 128 characters).
+        public var clientState: String
+
+        public init(url: URL, clientState: String) {
+            self.url = url
+            self.clientState = clientState
+        }
+    }
+
     public struct Configuration: Sendable {
         public var tenantID: String
         public var clientID: String
@@ -16,10 +31,12 @@ public struct MicrosoftTeamsProvider: MeetingProvider {
         /// For example `https://login.microsoftonline.com`.
         public var loginBaseURL: URL
         public var timeout: Duration
+        /// Needed for recording subscriptions only; without it `createRecordingSubscription` fails.
+        public var notifications: Notifications?
 
         public init(
             tenantID: String, clientID: String, clientSecret: String, organizerUserID: String, apiBaseURL: URL,
-            loginBaseURL: URL, timeout: Duration = .seconds(10)
+            loginBaseURL: URL, timeout: Duration = .seconds(10), notifications: Notifications? = nil
         ) {
             self.tenantID = tenantID
             self.clientID = clientID
@@ -28,15 +45,18 @@ public struct MicrosoftTeamsProvider: MeetingProvider {
             self.apiBaseURL = apiBaseURL
             self.loginBaseURL = loginBaseURL
             self.timeout = timeout
+            self.notifications = notifications
         }
     }
 
     private let configuration: Configuration
     private let http: ProviderHTTP
     private let client: BearerClient
+    private let clock: any GatewayClock
 
     public init(configuration: Configuration, transport: any HTTPTransport, clock: any GatewayClock) {
         self.configuration = configuration
+        self.clock = clock
         let http = ProviderHTTP(provider: "msgraph", transport: transport, timeout: configuration.timeout)
         self.http = http
         let endpoint = TokenEndpoint(
@@ -76,11 +96,19 @@ public struct MicrosoftTeamsProvider: MeetingProvider {
     }
 
     public func citizenEntry(for spec: RoomSpec, providerRoomID: String) async throws -> RoomEntry {
-        try await entry(providerRoomID)
+        try entry(try await read(providerRoomID))
     }
 
+    /// When `attendantID` is a directory (Entra) object id, the attendant is made a co-organizer before the
+    /// link is given: only the organizer and co-organizers may admit from the Teams lobby
+    /// (`allowedLobbyAdmitters` organizerAndCoOrganizers). Any other `attendantID` (the gateway's own
+    /// attendant ids) gets the meeting's link and nothing is changed.
     public func hostEntry(for spec: RoomSpec, providerRoomID: String, attendantID: String) async throws -> RoomEntry {
-        try await entry(providerRoomID)
+        let meeting = try await read(providerRoomID)
+        if let userID = Self.directoryObjectID(attendantID), userID != configuration.organizerUserID.lowercased() {
+            try await makeCoOrganizer(userID, of: meeting)
+        }
+        return try entry(meeting)
     }
 
     /// Graph has no call that stops a Teams recording (providers.md §1.7, §1.9).
@@ -106,17 +134,102 @@ public struct MicrosoftTeamsProvider: MeetingProvider {
         guard response.status == 200 || response.status == 204 else { throw failure(response) }
     }
 
+    /// Read with `Prefer: include-unknown-enum-members`, so that attendees' `coorganizer` role reads back
+    /// as itself and not as `unknownFutureValue` (it is an evolvable enum member).
     private func read(_ id: String) async throws -> OnlineMeeting {
-        let response = try await client.send("GET", meetings(id))
+        let response = try await client.send("GET", meetings(id), headers: Self.includeUnknownEnumMembers)
         guard response.status == 200 else { throw failure(response) }
         return try http.decode(OnlineMeeting.self, from: response)
     }
 
-    private func entry(_ id: String) async throws -> RoomEntry {
-        guard let url = try await read(id).joinWebUrl else {
+    private func entry(_ meeting: OnlineMeeting) throws -> RoomEntry {
+        guard let url = meeting.joinWebUrl else {
             throw ProviderError.invalidResponse("msgraph: the meeting has no joinWebUrl")
         }
         return RoomEntry(joinURL: url)
+    }
+
+    // MARK: Co-organizer
+
+    static let includeUnknownEnumMembers = ["Prefer": "include-unknown-enum-members"]
+
+    /// The attendant id as a directory (Entra) object id, lower-cased, when it is one (a GUID); nil for
+    /// anything else, such as the gateway's own attendant ids.
+    public static func directoryObjectID(_ attendantID: String) -> String? {
+        UUID(uuidString: attendantID) == nil ? nil : attendantID.lowercased()
+    }
+
+    /// Graph's PATCH replaces `participants.attendees` with the list it is given, so the attendees just read
+    /// go back unchanged with the attendant added as `coorganizer` (or their role raised to it); nothing
+    /// is sent when they already are one. The lobby and recording settings go with it, as in every PATCH.
+    private func makeCoOrganizer(_ userID: String, of meeting: OnlineMeeting) async throws {
+        var attendees = meeting.participants?.attendees ?? []
+        if let index = attendees.firstIndex(where: { $0.userID?.lowercased() == userID }) {
+            guard attendees[index].role != "coorganizer" else { return }
+            attendees[index] = attendees[index].withRole("coorganizer")
+        } else {
+            attendees.append(.coOrganizer(userID))
+        }
+        let body = SecureRequest(reschedule: nil, attendees: attendees)
+        let response = try await client.send(
+            "PATCH", meetings(meeting.id), json: try http.json(body), headers: Self.includeUnknownEnumMembers)
+        guard response.status == 200 || response.status == 204 else { throw failure(response) }
+    }
+
+    // MARK: Recording subscriptions
+
+    /// Graph allows 4,320 minutes for a Teams callRecording subscription; five minutes less, so that a
+    /// clock running ahead of Graph's never asks for more than that.
+    public var maximumSubscriptionLifetime: Duration { .seconds(4_320 * 60 - 300) }
+
+    /// `POST /subscriptions` on `communications/onlineMeetings/{id}/recordings`: the per-meeting resource
+    /// Graph documents for application permissions (OnlineMeetingRecording.Read.All), so the gateway hears
+    /// only of its own meetings. Basic notifications (no resource data, so no encryption certificate);
+    /// an expiry beyond one hour needs `lifecycleNotificationUrl`, which is the same webhook.
+    public func createRecordingSubscription(for providerRoomID: String) async throws -> RecordingSubscription {
+        guard let notifications = configuration.notifications else {
+            throw ProviderError.rejected(
+                code: "provider_not_configured",
+                message: "msgraph: recording subscriptions need the notification URL and GRAPH_CLIENT_STATE")
+        }
+        let webhook = notifications.url.absoluteString
+        let body = SubscriptionRequest(
+            notificationUrl: webhook, lifecycleNotificationUrl: webhook,
+            resource: "communications/onlineMeetings/\(providerRoomID)/recordings",
+            expirationDateTime: RFC3339.string(from: clock.now + maximumSubscriptionLifetime),
+            clientState: notifications.clientState)
+        let response = try await client.send("POST", subscriptions(nil), json: try http.json(body))
+        guard response.status == 201 else { throw failure(response) }
+        return try subscription(from: response)
+    }
+
+    /// `PATCH /subscriptions/{id}` with the new `expirationDateTime` (this also reauthorizes it).
+    public func renewSubscription(_ id: String, until: Date) async throws -> RecordingSubscription {
+        let latest = clock.now + maximumSubscriptionLifetime
+        let body = ["expirationDateTime": RFC3339.string(from: min(until, latest))]
+        let response = try await client.send("PATCH", subscriptions(id), json: try http.json(body))
+        guard response.status == 200 else { throw failure(response) }
+        return try subscription(from: response)
+    }
+
+    /// `DELETE /subscriptions/{id}`: 204, or 404 when it is already gone.
+    public func deleteSubscription(_ id: String) async throws {
+        let response = try await client.send("DELETE", subscriptions(id))
+        guard [200, 204, 404].contains(response.status) else { throw failure(response) }
+    }
+
+    private func subscriptions(_ id: String?) -> URL {
+        let base = configuration.apiBaseURL.absoluteString.hasSuffix("/")
+            ? String(configuration.apiBaseURL.absoluteString.dropLast()) : configuration.apiBaseURL.absoluteString
+        return URL(string: base + "/subscriptions" + (id.map { "/" + FormEncoding.encode($0) } ?? ""))!
+    }
+
+    private func subscription(from response: HTTPResponse) throws -> RecordingSubscription {
+        let answer = try http.decode(SubscriptionAnswer.self, from: response)
+        guard let expiresAt = RFC3339.date(from: answer.expirationDateTime) else {
+            throw ProviderError.invalidResponse("msgraph: unreadable subscription expirationDateTime")
+        }
+        return RecordingSubscription(id: answer.id, expiresAt: expiresAt)
     }
 
     /// Off only when all three settings are present and false (providers.md §1.12): a tenant or API
@@ -167,21 +280,106 @@ private struct SecureRequest: Encodable {
     let recordAutomatically = false
     let allowRecording = false
     let allowTranscription = false
+    let participants: Participants?
 
-    /// With a spec, the new times and subject go with the settings (Graph needs both times together).
-    init(reschedule spec: RoomSpec?) {
+    struct Participants: Encodable {
+        let attendees: [JSONValue]
+    }
+
+    /// With a spec, the new times and subject go with the settings (Graph needs both times together);
+    /// with attendees, the whole list (Graph replaces it).
+    init(reschedule spec: RoomSpec?, attendees: [JSONValue]? = nil) {
         subject = spec.map { "\($0.service) \($0.bookingID.rawValue)" }
         startDateTime = spec.map { RFC3339.string(from: $0.startsAt) }
         endDateTime = spec.map { RFC3339.string(from: $0.endsAt) }
+        participants = attendees.map(Participants.init)
     }
 }
 
 private struct OnlineMeeting: Decodable {
+    struct Participants: Decodable {
+        let attendees: [JSONValue]?
+    }
+
     let id: String
     let joinWebUrl: String?
     let recordAutomatically: Bool?
     let allowRecording: Bool?
     let allowTranscription: Bool?
+    let participants: Participants?
+}
+
+private struct SubscriptionRequest: Encodable {
+    let changeType = "created"
+    let notificationUrl: String
+    let lifecycleNotificationUrl: String
+    let resource: String
+    let includeResourceData = false
+    let expirationDateTime: String
+    let clientState: String
+}
+
+private struct SubscriptionAnswer: Decodable {
+    let id: String
+    let expirationDateTime: String
+}
+
+/// A JSON value kept as Graph sent it, so that the attendees read go back in the PATCH unchanged.
+private enum JSONValue: Codable, Sendable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+
+    subscript(key: String) -> JSONValue? {
+        if case .object(let members) = self { return members[key] }
+        return nil
+    }
+
+    var text: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    // As a meetingParticipantInfo: `identity.user.id` and `role`.
+    var userID: String? { self["identity"]?["user"]?["id"]?.text }
+    var role: String? { self["role"]?.text }
+
+    func withRole(_ role: String) -> JSONValue {
+        guard case .object(var members) = self else { return self }
+        members["role"] = .string(role)
+        return .object(members)
+    }
+
+    static func coOrganizer(_ userID: String) -> JSONValue {
+        .object(["identity": .object(["user": .object(["id": .string(userID)])]), "role": .string("coorganizer")])
+    }
 }
 
 private struct GraphErrorBody: Decodable {

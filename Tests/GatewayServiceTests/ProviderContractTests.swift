@@ -95,7 +95,7 @@ struct ProviderContractTests {
         }
     }
 
-    @Test("Microsoft Graph: app token, createOrGet then PATCH, read back, reschedule, delete, errors")
+    @Test("Microsoft Graph: app token, createOrGet then PATCH, read back, reschedule, delete, errors, co-organizers, recording subscriptions")
     func graph() async throws {
         try await withReplay("msgraph") { replay in
             let id = ProviderFixtures.graphMeetingID
@@ -136,6 +136,7 @@ struct ProviderContractTests {
             // A token refused twice is dropped: the next call asks Entra ID again, which refuses the secret.
             let invalidClient = await replay.step(["graph-token-invalid-client"], create)
             #expect(invalidClient.error?.code == "provider_unauthorized")
+            try await GraphTeamsFixtures.replayCoOrganizersAndSubscriptions(replay)
         }
     }
 

@@ -34,7 +34,8 @@ enum ProviderFixtures {
                 configuration: .init(
                     tenantID: "11111111-2222-3333-4444-555555555555", clientID: "33333333-4444-5555-6666-777777777777",
                     clientSecret: "graph-test-client-secret", organizerUserID: "550fae72-d251-43ec-868c-373732c2704f",
-                    apiBaseURL: base.appendingPathComponent("v1.0"), loginBaseURL: base, timeout: .seconds(5)),
+                    apiBaseURL: base.appendingPathComponent("v1.0"), loginBaseURL: base, timeout: .seconds(5),
+                    notifications: .init(url: GraphTeamsFixtures.notificationURL, clientState: GraphTeamsFixtures.clientState)),
                 transport: transport, clock: clock)
         case "bigbluebutton":
             BigBlueButtonProvider(

@@ -459,6 +459,10 @@ def test_graph_exchange_uses_only_csdl_properties_and_enum_values(key, csdl):
         else:
             assert {"error", "error_description"} <= content(response).keys()
         return
+    if request["path"].startswith("/v1.0/subscriptions"):
+        problems += graph_subscription_errors(csdl, interaction)
+        assert not problems, "\n".join(problems)
+        return
     match = re.fullmatch(r"/v1\.0/users/[^/]+/onlineMeetings(/createOrGet|/[^/]+)?", request["path"])
     assert match, f"unexpected Graph path {request['path']}"
     assert csdl["navigation"]["user"].get("onlineMeetings") == "Collection(graph.onlineMeeting)"
@@ -480,6 +484,52 @@ def test_graph_exchange_uses_only_csdl_properties_and_enum_values(key, csdl):
     elif response["status"] >= 400:
         problems += ["error body " + e for e in schema_errors(GRAPH_ERROR, content(response))]
     assert not problems, "\n".join(problems)
+
+
+GRAPH_RECORDINGS_RESOURCE = re.compile(r"^communications/onlineMeetings/[A-Za-z0-9_=-]+/recordings$")
+GRAPH_RECORDING_LIFETIME_MINUTES = 4320     # Teams callRecording, change-notifications-subscription-lifetime.md
+
+
+def graph_subscription_errors(csdl, interaction):
+    """POST /subscriptions, PATCH and DELETE /subscriptions/{id}: only subscription properties (CSDL), the
+    per-meeting recordings resource, the clientState limit, and an expiry within Graph's maximum."""
+    request, response = interaction["request"], interaction["response"]
+    assert csdl["types"]["subscription"]["base"] == "entity"
+    assert header(request, "Authorization").startswith("Bearer ")
+    problems = []
+    if request["method"] == "DELETE":
+        assert request["path"] != "/v1.0/subscriptions" and "body" not in request
+        if response["status"] >= 400:
+            problems += ["error body " + e for e in schema_errors(GRAPH_ERROR, content(response))]
+        else:
+            assert response["status"] == 204 and "body" not in response
+        return problems
+    body = content(request)
+    problems += graph_value_errors(csdl, "graph.subscription", body, "request")
+    if request["method"] == "POST":
+        assert request["path"] == "/v1.0/subscriptions" and response["status"] == 201
+        assert GRAPH_RECORDINGS_RESOURCE.match(body["resource"]), body["resource"]
+        assert body["changeType"] == "created" and body["includeResourceData"] is False
+        assert 0 < len(body["clientState"]) <= 128
+        assert body["notificationUrl"].startswith("https://") and body["notificationUrl"].endswith("/v1/webhooks/msteams")
+        # an expiry more than an hour ahead needs lifecycle notifications
+        assert body["lifecycleNotificationUrl"] == body["notificationUrl"]
+        assert set(body) == {"changeType", "notificationUrl", "lifecycleNotificationUrl", "resource", "includeResourceData",
+                             "expirationDateTime", "clientState"}
+    else:
+        assert request["method"] == "PATCH" and set(body) == {"expirationDateTime"}, "a renewal changes only the expiry"
+        assert response["status"] == 200
+    assert ISO.match(body["expirationDateTime"])
+    problems += graph_value_errors(csdl, "graph.subscription", content(response), "response")
+    return problems
+
+
+def test_graph_recordings_subscription_asks_for_at_most_the_documented_lifetime():
+    import datetime
+    create = next(i for i in interactions("video-gateway-msgraph.json") if i["key"] == "graph-create-recording-subscription")
+    expiry = datetime.datetime.fromisoformat(content(create["request"])["expirationDateTime"].replace("Z", "+00:00"))
+    now = datetime.datetime(2026, 12, 1, 10, 2, tzinfo=datetime.timezone.utc)   # ProviderFixtures.now, the replay clock
+    assert datetime.timedelta(hours=1) < expiry - now <= datetime.timedelta(minutes=GRAPH_RECORDING_LIFETIME_MINUTES)
 
 
 def test_graph_lobby_and_presenter_enums_are_the_csdl_ones(csdl):
@@ -640,7 +690,7 @@ def test_graph_meetings_are_secured_right_after_create_or_get():
                 following = items[n + 1]["request"]
                 assert following["method"] == "PATCH", f"{i['key']} must be followed by the securing PATCH"
                 assert {k: content(following).get(k) for k in GRAPH_SECURE} == GRAPH_SECURE
-        if request["method"] == "PATCH":
+        if request["method"] == "PATCH" and "/onlineMeetings/" in request["path"]:
             assert {k: content(request).get(k) for k in GRAPH_SECURE} == GRAPH_SECURE, i["key"]
             assert content(i["response"])["allowRecording"] is False, i["key"]
     assert creates
@@ -782,6 +832,8 @@ def event_name(provider, request):
         return json.loads(form(request)["event"])[0]["data"]["id"]
     if body is None:
         return "validation"
+    if "lifecycleEvent" in body["value"][0]:
+        return body["value"][0]["lifecycleEvent"]
     data = body["value"][0]["resourceData"]
     return "recording" if data["@odata.type"] == "#Microsoft.Graph.callRecording" else data["eventType"]
 
