@@ -6,6 +6,8 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
     case updateRoom
     case endRoom
     case stopRecording
+    /// Take or renew the subscription to the room's recordings (Teams).
+    case watchRecordings
     case deleteRoom
     case deadline(Deadline)
     case fallback(FallbackChannel)
@@ -20,6 +22,7 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
         case .updateRoom: "room.update"
         case .endRoom: "room.end"
         case .stopRecording: "room.stop_recording"
+        case .watchRecordings: "room.watch_recordings"
         case .deleteRoom: "room.delete"
         case .deadline(let deadline): "deadline.\(deadline.rawValue)"
         case .fallback(let channel): "fallback.\(channel.rawValue)"
@@ -35,6 +38,7 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
         case "room.update": self = .updateRoom
         case "room.end": self = .endRoom
         case "room.stop_recording": self = .stopRecording
+        case "room.watch_recordings": self = .watchRecordings
         case "room.delete": self = .deleteRoom
         default:
             let (prefix, rest) = (name.prefix { $0 != "." }, String(name.drop { $0 != "." }.dropFirst()))
@@ -68,7 +72,7 @@ public enum JobKind: Sendable, Hashable, Codable, CustomStringConvertible {
     public var outlivesGeneration: Bool {
         switch self {
         case .endRoom, .stopRecording, .citizenNotice, .companionInvitation, .schedulerCallback: true
-        case .provisionRoom, .updateRoom, .deleteRoom, .deadline, .fallback: false
+        case .provisionRoom, .updateRoom, .watchRecordings, .deleteRoom, .deadline, .fallback: false
         }
     }
 

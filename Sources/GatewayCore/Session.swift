@@ -11,6 +11,10 @@ public struct Room: Sendable, Equatable, Codable {
     /// A stable machine code when provisioning failed.
     public var errorCode: String?
     public var errorMessage: String?
+    /// Where the provider reports recordings only to subscribers (Teams): the subscription and when it
+    /// lapses unless renewed.
+    public var recordingSubscriptionID: String?
+    public var recordingSubscriptionExpiresAt: Date?
 
     public init(
         status: RoomStatus = .pending, recording: RecordingState = .unknown, providerRoomID: String? = nil,

@@ -15,6 +15,8 @@ public enum SessionEvent: Sendable, Equatable {
     /// Deleting or ending the room failed; `isFinal` when no retry follows.
     case roomDeleteFailed(code: String, message: String, isFinal: Bool)
     case roomEnded
+    /// The provider took (or renewed) the subscription to the room's recordings, until `expiresAt`.
+    case recordingSubscribed(subscriptionID: String, expiresAt: Date)
     /// The provider no longer has the live session's room (deleted behind the gateway's back): make it again.
     case roomMissing
     case joinWindowOpened
@@ -53,6 +55,7 @@ public enum SessionEvent: Sendable, Equatable {
         case .roomDeleteFailed: "room_delete_failed"
         case .roomEnded: "room_ended"
         case .roomMissing: "room_missing"
+        case .recordingSubscribed: "recording_subscribed"
         case .joinWindowOpened: "join_window_opened"
         case .citizenEntered: "citizen_entered"
         case .citizenLeft: "citizen_left"
@@ -78,6 +81,9 @@ public enum SessionAction: Sendable, Equatable {
     case updateRoom
     /// End the call in the provider room, then delete it.
     case endRoom
+    /// Subscribe to the room's recordings (providers that report them only to subscribers), now or,
+    /// for a renewal, at the given date.
+    case watchRecordings(at: Date?)
     /// Stop a recording running in the provider room (or end the room where that is impossible).
     case stopRecording
     /// Delete the provider room.

@@ -132,7 +132,7 @@ public struct SessionStateMachine: Sendable {
 
         case .roomProvisioned(let providerRoomID, let url):
             next.room = Room(status: .ready, recording: .disabled, providerRoomID: providerRoomID, url: url)
-            if state.isTerminal { actions = [.deleteRoom] }
+            actions = state.isTerminal ? [.deleteRoom] : [.watchRecordings(at: nil)]
 
         case .roomProvisioningFailed(let code, let message):
             next.room.status = .failed
@@ -165,6 +165,14 @@ public struct SessionStateMachine: Sendable {
                 next.room.errorMessage = message
             }
             if isFinal { actions = [.notifyScheduler(.roomDeleteFailed)] }
+
+        case .recordingSubscribed(let id, let expiresAt):
+            guard !state.isTerminal, session.room.status == .ready else { break }
+            next.room.recordingSubscriptionID = id
+            next.room.recordingSubscriptionExpiresAt = expiresAt
+            // Renewed an hour before it lapses (or half way, for a short one).
+            let lead = min(3600, max(0, expiresAt.timeIntervalSince(now)) / 2)
+            actions = [.watchRecordings(at: expiresAt.addingTimeInterval(-lead))]
 
         case .roomMissing:
             if !state.isTerminal && session.room.status == .ready {

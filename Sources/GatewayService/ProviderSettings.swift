@@ -65,7 +65,12 @@ extension GatewayConfiguration {
             providers["msteams"] = MicrosoftTeamsProvider(
                 configuration: .init(
                     tenantID: tenant, clientID: clientID, clientSecret: secret, organizerUserID: organizer,
-                    apiBaseURL: api, loginBaseURL: login, timeout: providerTimeout),
+                    apiBaseURL: api, loginBaseURL: login, timeout: providerTimeout,
+                    notifications: graphClientState.flatMap { state in
+                        URL(string: resolvedPublicBaseURL + "/v1/webhooks/msteams").map {
+                            MicrosoftTeamsProvider.Notifications(url: $0, clientState: state)
+                        }
+                    }),
                 transport: transport, clock: clock)
         }
         if let apiURL = bbbAPIURL.flatMap(URL.init(string:)), let secret = bbbSecret,

@@ -82,13 +82,14 @@ public final class InMemoryStore: GatewayStore {
                     state.jobs[jobID] = nil
                 }
             }
-            for request in change.jobs {
-                Self.enqueue(request, into: &state)
-            }
+            // The completed job first: a job that arms its own next run (a renewal) re-arms a finished job.
             if let jobID = change.completesJob {
                 state.jobs[jobID]?.state = .done
                 state.jobs[jobID]?.payload = nil
                 state.leases[jobID] = nil
+            }
+            for request in change.jobs {
+                Self.enqueue(request, into: &state)
             }
             for (key, counts) in ReportFigures.delta(from: current?.session, to: change.session) {
                 state.reportCounts[key, default: [:]].merge(counts, uniquingKeysWith: +)

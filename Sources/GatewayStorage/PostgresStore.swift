@@ -213,6 +213,12 @@ public final class PostgresStore: GatewayStore {
                     "DELETE FROM jobs WHERE booking_id = \(id) AND state = 'pending' AND kind LIKE 'deadline.%'",
                     logger: Self.quiet)
             }
+            // The completed job first: a job that arms its own next run (a renewal) re-arms a finished job.
+            if let jobID = change.completesJob {
+                try await connection.query(
+                    "UPDATE jobs SET state = 'done', locked_until = NULL, payload = NULL WHERE id = \(jobID)",
+                    logger: Self.quiet)
+            }
             for job in change.jobs {
                 try await connection.query(
                     """
@@ -228,11 +234,6 @@ public final class PostgresStore: GatewayStore {
             if !change.jobs.isEmpty {
                 // Delivered at commit, to every replica's worker (this one's too).
                 try await connection.query("SELECT pg_notify(\(Self.jobsChannel), '')", logger: Self.quiet)
-            }
-            if let jobID = change.completesJob {
-                try await connection.query(
-                    "UPDATE jobs SET state = 'done', locked_until = NULL, payload = NULL WHERE id = \(jobID)",
-                    logger: Self.quiet)
             }
             for (key, counts) in ReportFigures.delta(from: previous, to: session) {
                 try await Self.addReportCounts(counts, to: key, on: connection)

@@ -177,6 +177,12 @@ public final class SQLiteStore: GatewayStore {
                     "DELETE FROM jobs WHERE booking_id = ? AND state = 'pending' AND kind LIKE 'deadline.%'",
                     [.text(id)])
             }
+            // The completed job first: a job that arms its own next run (a renewal) re-arms a finished job.
+            if let jobID = change.completesJob {
+                _ = try await connection.query(
+                    "UPDATE jobs SET state = 'done', locked_until = NULL, payload = NULL WHERE id = ?",
+                    [.integer(Int(jobID))])
+            }
             for job in change.jobs {
                 _ = try await connection.query(
                     """
@@ -191,11 +197,6 @@ public final class SQLiteStore: GatewayStore {
                         .text(job.bookingID.rawValue), .text(job.kind.description), .integer(job.generation),
                         .integer(Int(job.dueAt.millisecondsSince1970)), job.payload.map { .text($0) } ?? .null,
                     ])
-            }
-            if let jobID = change.completesJob {
-                _ = try await connection.query(
-                    "UPDATE jobs SET state = 'done', locked_until = NULL, payload = NULL WHERE id = ?",
-                    [.integer(Int(jobID))])
             }
             for (key, counts) in ReportFigures.delta(from: previous, to: session) {
                 let waits = counts.filter { $0.key.hasPrefix(ReportFigures.waitPrefix) }

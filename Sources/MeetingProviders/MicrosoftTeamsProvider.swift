@@ -182,6 +182,9 @@ public struct MicrosoftTeamsProvider: MeetingProvider, RecordingSubscriptions {
     /// clock running ahead of Graph's never asks for more than that.
     public var maximumSubscriptionLifetime: Duration { .seconds(4_320 * 60 - 300) }
 
+    /// Subscriptions need the notification URL and `GRAPH_CLIENT_STATE` (see `Notifications`).
+    public var canSubscribe: Bool { configuration.notifications != nil }
+
     /// `POST /subscriptions` on `communications/onlineMeetings/{id}/recordings`: the per-meeting resource
     /// Graph documents for application permissions (OnlineMeetingRecording.Read.All), so the gateway hears
     /// only of its own meetings. Basic notifications (no resource data, so no encryption certificate);

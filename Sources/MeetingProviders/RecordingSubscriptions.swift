@@ -18,6 +18,8 @@ public struct RecordingSubscription: Sendable, Equatable {
 /// Use: `createRecordingSubscription` once the room is ready; `renewSubscription` before `expiresAt`
 /// for as long as the room exists; `deleteSubscription` when the room is deleted or ended.
 public protocol RecordingSubscriptions: Sendable {
+    /// Whether subscriptions can be made here (the notification URL and secret are configured).
+    var canSubscribe: Bool { get }
     /// The longest a subscription may live from its creation or renewal.
     var maximumSubscriptionLifetime: Duration { get }
     /// Subscribes to the recordings of the meeting `providerRoomID` for `maximumSubscriptionLifetime`.

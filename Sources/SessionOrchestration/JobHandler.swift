@@ -33,6 +33,8 @@ struct JobHandler: Sendable {
             try await remove(session, job, event: .roomEnded)
         case .stopRecording:
             try await stopRecording(session, job)
+        case .watchRecordings:
+            try await watchRecordings(session, job)
         case .fallback(let channel):
             try await sendFallback(channel, session, job)
         case .citizenNotice(let notice):
@@ -123,8 +125,36 @@ struct JobHandler: Sendable {
         }
     }
 
+    /// Takes the subscription to the room's recordings, or renews it; the renewal is armed again by the
+    /// `recordingSubscribed` transition. A closed session's subscription is let go.
+    private func watchRecordings(_ session: Session, _ job: Job) async throws {
+        guard let subscriptions = sessions.recordingSubscriptions(for: session.booking.provider) else {
+            return try await finish(job)
+        }
+        guard !session.state.isTerminal, session.room.status == .ready, let roomID = session.room.providerRoomID else {
+            if let id = session.room.recordingSubscriptionID { try? await subscriptions.deleteSubscription(id) }
+            return try await finish(job)
+        }
+        let subscription: RecordingSubscription
+        if let id = session.room.recordingSubscriptionID {
+            subscription = try await subscriptions.renewSubscription(
+                id, until: sessions.clock.now + subscriptions.maximumSubscriptionLifetime)
+        } else {
+            subscription = try await subscriptions.createRecordingSubscription(for: roomID)
+        }
+        try await sessions.handle(
+            .recordingSubscribed(subscriptionID: subscription.id, expiresAt: subscription.expiresAt),
+            for: job.bookingID, by: .provider, completingJob: job.id)
+    }
+
     private func remove(_ session: Session, _ job: Job, event: SessionEvent) async throws {
         guard session.room.status != .deleted, session.room.status != .ended else { return try await finish(job) }
+        if let id = session.room.recordingSubscriptionID,
+            let subscriptions = sessions.recordingSubscriptions(for: session.booking.provider)
+        {
+            // Best effort: a subscription lapses by itself, and the room's end must not wait for it.
+            try? await subscriptions.deleteSubscription(id)
+        }
         let provider = try provider(for: session)
         let spec = RoomSpec(session: session, policy: sessions.policy)
         try await provider.deleteRoom(for: spec, providerRoomID: session.room.providerRoomID)

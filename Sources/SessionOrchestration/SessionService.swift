@@ -249,6 +249,11 @@ public struct SessionService: Sendable {
             case .updateRoom: change.jobs.append(job(.updateRoom, at: now))
             case .endRoom: change.jobs.append(job(.endRoom, at: now))
             case .stopRecording: change.jobs.append(job(.stopRecording, at: now))
+            case .watchRecordings(let date):
+                // Only providers that report recordings to subscribers alone need it.
+                if recordingSubscriptions(for: session.booking.provider) != nil {
+                    change.jobs.append(job(.watchRecordings, at: date ?? now))
+                }
             case .deleteRoom: change.jobs.append(job(.deleteRoom, at: now))
             case .scheduleDeadline(let deadline, let date): change.jobs.append(job(.deadline(deadline), at: date))
             case .cancelDeadlines: change.cancelsPendingDeadlines = true
@@ -260,5 +265,14 @@ public struct SessionService: Sendable {
             }
         }
         return change
+    }
+}
+
+extension SessionService {
+    /// The provider's recording subscriptions, when it reports recordings only to subscribers.
+    func recordingSubscriptions(for providerName: String) -> (any RecordingSubscriptions)? {
+        let provider = providers.provider(named: providerName)
+        let subscriptions = ((provider as? MeteredProvider)?.provider ?? provider) as? any RecordingSubscriptions
+        return subscriptions?.canSubscribe == true ? subscriptions : nil
     }
 }

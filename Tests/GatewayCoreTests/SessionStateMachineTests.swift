@@ -186,6 +186,26 @@ struct SessionStateMachineTests {
         #expect(transition.session == session)
     }
 
+    @Test("A ready room is watched for recordings; a subscription is kept and renewed an hour before it lapses")
+    func recordingSubscriptions() throws {
+        let provisioned = try machine.apply(
+            .roomProvisioned(providerRoomID: "vg-1", url: nil), to: Slot.session(.open, room: .pending), at: Slot.inWindow)
+        #expect(provisioned.actions == [.watchRecordings(at: nil)])
+        let lapses = Slot.inWindow + .seconds(3 * 86_400)
+        let subscribed = try machine.apply(
+            .recordingSubscribed(subscriptionID: "sub-1", expiresAt: lapses), to: provisioned.session, at: Slot.inWindow)
+        #expect(subscribed.session.room.recordingSubscriptionID == "sub-1")
+        #expect(subscribed.session.room.recordingSubscriptionExpiresAt == lapses)
+        #expect(subscribed.actions == [.watchRecordings(at: lapses - .seconds(3600))])
+        let short = try machine.apply(
+            .recordingSubscribed(subscriptionID: "sub-1", expiresAt: Slot.inWindow + .seconds(600)), to: provisioned.session,
+            at: Slot.inWindow)
+        #expect(short.actions == [.watchRecordings(at: Slot.inWindow + .seconds(300))], "half way for a short one")
+        var closed = provisioned.session
+        closed.state = .completed
+        #expect(try machine.apply(.recordingSubscribed(subscriptionID: "sub-1", expiresAt: lapses), to: closed, at: Slot.end).isNoOp)
+    }
+
     @Test("A live session whose room is gone at the provider provisions it again; a closed one does not")
     func roomMissing() throws {
         for state in SessionState.allCases {

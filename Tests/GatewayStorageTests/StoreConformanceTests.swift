@@ -306,6 +306,24 @@ struct StoreConformanceTests {
         #expect(try await store.jobs(for: BookingID("B-1")!).first?.payload == nil)
     }
 
+    @Test("A job that completes itself while arming its own next run is re-armed (a renewal)", arguments: StoreKind.allCases)
+    func selfRearm(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let session = Fixture.session("B-1")
+        try await store.apply(SessionChange(session: session, expectedVersion: nil, jobs: [Fixture.job("B-1", .watchRecordings)]))
+        let claimed = try #require(
+            try await store.claimDueJobs(at: Fixture.now, limit: 1, leaseUntil: Fixture.now + .seconds(60)).first)
+        let stored = try #require(try await store.session(for: session.bookingID))
+        try await store.apply(
+            SessionChange(
+                session: stored.session, expectedVersion: stored.version,
+                jobs: [Fixture.job("B-1", .watchRecordings, dueAt: Fixture.now + .seconds(3600))], completesJob: claimed.id))
+        let jobs = try await store.jobs(for: session.bookingID)
+        #expect(jobs.count == 1)
+        #expect(jobs.first?.state == .pending && jobs.first?.dueAt == Fixture.now + .seconds(3600))
+        #expect(try await store.claimDueJobs(at: Fixture.now + .seconds(3600), limit: 5, leaseUntil: Fixture.now + .seconds(3700)).count == 1)
+    }
+
     @Test("Migrations apply once and make the store ready", arguments: StoreKind.allCases)
     func migrations(_ kind: StoreKind) async throws {
         let store = try await kind.make()
