@@ -39,9 +39,9 @@ grep -E "^(✔|✘) Suite|✘ Test|recorded an issue" reports/swift-test.log || 
 grep -E "Test run with" reports/swift-test.log || true
 if [ "$status" -ne 0 ]; then echo "swift test failed (full log: reports/swift-test.log)"; exit "$status"; fi
 
-echo "== contracts, end to end, security, reliability, browser"
+echo "== contracts, end to end, security, reliability, replicas, browser"
 export PACT_DO_NOT_TRACK=true PATH="$PWD/.venv-tools/bin:$PATH"
-.venv-tools/bin/pytest -q -rs --junitxml=reports/pytest-junit.xml tests/contracts tests/e2e tests/security tests/tools tests/reliability tests/browser
+.venv-tools/bin/pytest -q -rs --junitxml=reports/pytest-junit.xml tests/contracts tests/e2e tests/security tests/tools tests/reliability tests/cluster tests/browser
 
 echo "== skips"
 # Prints the number of skipped tests (pytest and swift test) with their reasons; fails on any reason not
