@@ -252,13 +252,17 @@ class Replica:
             self.process.wait(10)
 
     def stop(self, timeout=20):
+        """SIGTERM; SIGKILL after `timeout` s. Keeps how long the exit took and its status."""
         if self.alive():
+            began = time.monotonic()
             self.process.terminate()
             try:
-                self.process.wait(timeout)
+                self.exit_status = self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+                self.exit_status = "killed after SIGTERM timed out"
+            self.stop_seconds = time.monotonic() - began
 
 
 # ---------------------------------------------------------------- nginx with the docker/ file

@@ -377,6 +377,16 @@ def test_postgres_stopped_for_ten_seconds_answers_503_and_loses_nothing(tmp_path
                 f"locked_until, last_error):\n{jobs}\nwarnings and errors of the replicas:\n{notable[-6000:]}")
         rooms_ready = time.monotonic() - restarted_at
 
+        # A replica that lived through the outage still stops as it should on SIGTERM.
+        for replica in cluster.replicas:
+            replica.stop()
+        exits = {replica.name: (replica.exit_status, round(replica.stop_seconds, 2)) for replica in cluster.replicas}
+        slow = [replica for replica in cluster.replicas if replica.exit_status != 0 or replica.stop_seconds >= 15]
+        assert not slow, f"{exits}\n" + "\n".join(
+            f"== {replica.name}, the end of its log:\n" + "\n".join(
+                line for line in replica.logs().splitlines() if "[GatewayHTTP] request" not in line)[-3000:]
+            for replica in slow)
+
         outcome = collections.Counter()
         for r in load.snapshot():
             phase = "before" if r["sent"] < stopped_at else ("during" if r["answered"] <= starting_at else "after")
@@ -390,7 +400,8 @@ def test_postgres_stopped_for_ten_seconds_answers_503_and_loses_nothing(tmp_path
             "10 new PUTs answered 201 after PostgreSQL started (s)": round(puts_resumed, 2),
             "every booking answered 201 stored with its room ready after (s)": round(rooms_ready, 2),
             "slowest room, ready after PostgreSQL started (s)": round(max(ready_after.values()), 2),
-            "bookings answered 201": len(created)})
+            "bookings answered 201": len(created),
+            "replicas' exit on SIGTERM afterwards (status, s)": exits})
     finally:
         if load:
             load.stop()
