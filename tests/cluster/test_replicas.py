@@ -76,7 +76,7 @@ def test_three_hundred_late_citizens_through_a_replica_kill_get_one_email_and_on
         "CONTACT_CENTER_WEBHOOK_SECRET": harness.RECEIVER_SECRETS["/contact-centre"]})
     try:
         cluster.start()
-        count, spread, lead = 300, 5, 30
+        count, spread, lead = 300, 5, 40
         first_start = int(time.time()) + lead
         plan = {f"LT-{n:03d}": first_start + n % spread for n in range(count)}
         deadlines = {booking_id: starts + GRACE for booking_id, starts in plan.items()}
