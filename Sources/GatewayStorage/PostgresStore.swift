@@ -603,18 +603,7 @@ public final class PostgresStore: GatewayStore {
     {
         let timeout = min(limit ?? settings.timeout, settings.timeout)
         do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await body() }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    throw StoreError.unavailable("PostgreSQL did not answer within \(timeout)")
-                }
-                return value
-            }
+            return try await Self.race(body, against: timeout)
         } catch let error as StoreError {
             throw error
         } catch let error as PSQLError {
@@ -623,6 +612,32 @@ public final class PostgresStore: GatewayStore {
             throw StoreError.unavailable("cancelled")
         } catch {
             throw StoreError.unavailable(String(describing: type(of: error)))
+        }
+    }
+
+    /// `body`'s result, or `StoreError.unavailable` once `timeout` has passed. The caller never waits
+    /// longer: the work is cancelled then, but not waited for (a task group would wait for it, and a
+    /// driver call that ignores cancellation would hold the caller, a job, and a stopping worker).
+    static func race<T: Sendable>(_ body: @escaping @Sendable () async throws -> T, against timeout: Duration)
+        async throws -> T
+    {
+        let outcome = FirstOutcome<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                outcome.attach(continuation)
+                let work = Task {
+                    do { outcome.finish(.success(try await body())) } catch { outcome.finish(.failure(error)) }
+                }
+                let timer = Task {
+                    try? await Task.sleep(for: timeout)
+                    if outcome.finish(.failure(StoreError.unavailable("PostgreSQL did not answer within \(timeout)"))) {
+                        work.cancel()
+                    }
+                }
+                outcome.onFinish { work.cancel(); timer.cancel() }
+            }
+        } onCancel: {
+            outcome.finish(.failure(CancellationError()))
         }
     }
 
@@ -656,6 +671,56 @@ extension PostgresStore {
     /// Runs one statement outside the store's API; for tests that check the database's own guards.
     func executeForTesting(_ sql: String) async throws {
         try await execute(PostgresQuery(unsafeSQL: sql))
+    }
+}
+
+/// The first of several outcomes resumes the waiting caller; the others are dropped.
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var early: Result<T, any Error>?
+        var done = false
+        var onFinish: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    func attach(_ continuation: CheckedContinuation<T, any Error>) {
+        let early = state.withLock { state -> Result<T, any Error>? in
+            if let early = state.early { return early }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    /// Runs `action` once an outcome is in (at once if one already is).
+    func onFinish(_ action: @escaping @Sendable () -> Void) {
+        let already = state.withLock { state -> Bool in
+            if state.done { return true }
+            state.onFinish = action
+            return false
+        }
+        if already { action() }
+    }
+
+    /// `true` when this was the first outcome.
+    @discardableResult
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        let (isFirst, continuation, action) = state.withLock {
+            state -> (Bool, CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?) in
+            guard !state.done else { return (false, nil, nil) }
+            state.done = true
+            let continuation = state.continuation
+            state.continuation = nil
+            if continuation == nil { state.early = result }
+            let action = state.onFinish
+            state.onFinish = nil
+            return (true, continuation, action)
+        }
+        continuation?.resume(with: result)
+        action?()
+        return isFirst
     }
 }
 

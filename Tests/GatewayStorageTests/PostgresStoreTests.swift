@@ -111,6 +111,26 @@ struct PostgresStoreTests {
         try await store.close()
     }
 
+    @Test("A driver call that ignores cancellation still gives way to the timeout: the caller is answered unavailable")
+    func stuckCallIsNotWaitedFor() async throws {
+        let parked = Mutex<CheckedContinuation<Void, Never>?>(nil)
+        let started = ContinuousClock.now
+        await #expect {
+            try await PostgresStore.race({
+                await withCheckedContinuation { continuation in parked.withLock { $0 = continuation } }
+                return 1
+            }, against: .milliseconds(300))
+        } throws: { error in
+            if case StoreError.unavailable = error { return true }
+            return false
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        // Let the abandoned work end.
+        while parked.withLock({ $0 == nil }) { try await Task.sleep(for: .milliseconds(10)) }
+        parked.withLock { $0?.resume() }
+        #expect(try await PostgresStore.race({ 7 }, against: .seconds(5)) == 7)
+    }
+
     private func waitUntil(_ condition: @Sendable () -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while !condition() {
