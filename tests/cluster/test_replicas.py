@@ -407,3 +407,61 @@ def test_postgres_stopped_for_ten_seconds_answers_503_and_loses_nothing(tmp_path
             load.stop()
         postgres.ensure_running()
         cluster.stop()
+
+
+def test_a_stream_resumes_on_another_replica_with_last_event_id(tmp_path, database, binary):
+    """Event ids are global: a citizen whose stream on replica A dropped reconnects to replica C with
+    Last-Event-ID and gets what was said meanwhile (on replica B), in order, and nothing twice."""
+    cluster = Cluster(tmp_path, database, replicas=3)
+    try:
+        cluster.start()
+        a, b, c = cluster.replicas
+        answers, _ = create_bookings(cluster.base, {"RESUME-1": int(time.time()) + 600})
+        status, body = answers["RESUME-1"]
+        assert status == 201, body
+        token = body["citizenJoinUrl"].rsplit("/", 1)[1]
+        assert harness.wait_until(lambda: call("GET", f"{cluster.base}/v1/sessions/RESUME-1", key=SCHEDULER_KEY)[1]
+                                  ["room"]["status"] == "ready", 60, 0.3)
+        status, entered = call("POST", f"{a.base}/v1/lobby/{token}/enter", body={"code": body["validationCode"]})
+        assert status == 200, entered
+        ticket = entered["ticket"]
+        jwt = cluster_support.attendant_token()
+
+        def say(text):
+            status, answer = call("POST", f"{b.base}/v1/sessions/RESUME-1/messages", jwt, body={"text": text})
+            assert status == 202, answer
+
+        async def read_messages(replica, wanted, last_event_id=None):
+            headers = {"Authorization": f"Bearer {ticket}"}
+            if last_event_id is not None:
+                headers["Last-Event-ID"] = str(last_event_id)
+            seen = []
+            async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=30)) as client:
+                async with asyncio.timeout(15):
+                    async with aconnect_sse(client, "GET", f"{replica.base}/v1/lobby/{token}/events",
+                                            headers=headers) as source:
+                        async for sse in source.aiter_sse():
+                            if sse.event == "message" and sse.data:  # not the `retry:` preamble
+                                assert sse.id, f"a message without an id: {sse!r}"
+                                seen.append((int(sse.id), json.loads(sse.data)["text"]))
+                                if len(seen) == wanted:
+                                    return seen
+            return seen
+
+        async def scenario():
+            first = asyncio.create_task(read_messages(a, 1))
+            await asyncio.sleep(1)
+            await asyncio.to_thread(say, "Um momento, por favor.")
+            before = await first  # the stream on A ends here
+            for text in ("Já volto.", "Estou de volta."):
+                await asyncio.to_thread(say, text)
+            await asyncio.sleep(0.5)
+            after = await read_messages(c, 2, last_event_id=before[-1][0])
+            return before, after
+
+        before, after = asyncio.run(scenario())
+        assert [text for _, text in before] == ["Um momento, por favor."]
+        assert [text for _, text in after] == ["Já volto.", "Estou de volta."]
+        assert before[-1][0] < after[0][0] < after[1][0], (before, after)
+    finally:
+        cluster.stop()
