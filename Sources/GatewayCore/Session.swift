@@ -180,6 +180,16 @@ extension Session {
         }
     }
 
+    /// Replaces the credentials of a participant; an unknown companion is left alone.
+    public mutating func setCredentials(_ credentials: AccessCredentials, of participant: Participant) {
+        switch participant {
+        case .citizen:
+            access = credentials
+        case .companion(let id):
+            if let index = companions.firstIndex(where: { $0.id == id }) { companions[index].access = credentials }
+        }
+    }
+
     /// Gives each companion of the booking its own link and code, keeping those already issued to the
     /// same person; a companion who is now someone else (another name or e-mail than in `previous`)
     /// gets a new link and code, and the old ones stop working. Returns the plain codes of the new

@@ -39,9 +39,41 @@ public enum SessionEvent: Sendable, Equatable {
     case recordingStarted
     /// The provider accepted the call that stops the recording.
     case recordingStopped
+    /// A wrong validation code was entered on a participant's link; enough of them in a row lock it.
+    case codeRejected(Participant)
+    /// The right validation code was entered on a participant's link: the wrong ones are forgotten.
+    case codeAccepted(Participant)
+    /// A participant's validation code was replaced (by its hash); their wrong codes and lock are forgotten.
+    case codeRotated(Participant, codeHash: AccessCodeHash)
+    /// A companion (`companion-1`, `companion-2`) entered the lobby.
+    case companionEntered(String)
+    /// The attendant admitted a waiting companion; `entryURL` is the provider entry minted for them.
+    case companionAdmitted(String, entryURL: String)
+    /// The attendant wrote to the waiting citizen.
+    case messagePosted(text: String)
+    /// The attendant asked for a fallback on this channel (the citizen has not come in).
+    case fallbackRequested(FallbackChannel)
+    /// The attendant saved the attendance script.
+    case scriptSaved(AttendanceScript)
+    /// An admitted participant got a fresh provider entry while the call is on.
+    case entryRenewed(Participant, entryURL: String)
+    /// Something kept in the session's audit trail under this name that changes nothing else
+    /// (`host_link_issued`, `orphan_room_deleted`).
+    case auditOnly(String)
 
     /// Written to the audit trail even when it changes nothing on the session.
-    public var isAlwaysAudited: Bool { self == .recordingStopped }
+    public var isAlwaysAudited: Bool {
+        switch self {
+        case .recordingStopped, .scriptSaved, .entryRenewed, .auditOnly: true
+        default: false
+        }
+    }
+
+    /// Kept off the audit trail: a right code only forgets the wrong ones (the entry itself is audited).
+    public var isAudited: Bool {
+        if case .codeAccepted = self { return false }
+        return true
+    }
 
     /// A short stable name for audit records and logs.
     public var name: String {
@@ -69,6 +101,16 @@ public enum SessionEvent: Sendable, Equatable {
         case .personalDataExpired: "personal_data_expired"
         case .recordingStarted: "recording_started"
         case .recordingStopped: "recording_stopped"
+        case .codeRejected: "code_rejected"
+        case .codeAccepted: "code_accepted"
+        case .codeRotated: "access_code_rotated"
+        case .companionEntered(let id): "\(id)_entered"
+        case .companionAdmitted(let id, _): "\(id)_admitted"
+        case .messagePosted: "message_posted"
+        case .fallbackRequested: "fallback_requested"
+        case .scriptSaved: "script_saved"
+        case .entryRenewed(let participant, _): "\(participant)_rejoined"
+        case .auditOnly(let name): name
         }
     }
 }

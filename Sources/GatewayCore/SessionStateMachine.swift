@@ -5,16 +5,20 @@ public struct SessionTransition: Sendable, Equatable {
     public var session: Session
     public var actions: [SessionAction]
     public let previousState: SessionState
+    /// What happened, for the audit trail: the event's name, or what the event came to (a wrong code
+    /// that locks the link is `link_locked`).
+    public let auditName: String
 
     /// Whether the event changed nothing (a late deadline, a repeated command).
     public var isNoOp: Bool { actions.isEmpty && session == unchangedSession }
 
     private let unchangedSession: Session
 
-    init(from original: Session, to session: Session, actions: [SessionAction] = []) {
+    init(from original: Session, to session: Session, actions: [SessionAction] = [], auditName: String) {
         self.session = session
         self.actions = actions
         self.previousState = original.state
+        self.auditName = auditName
         self.unchangedSession = original
     }
 }
@@ -38,14 +42,25 @@ public struct SessionTransitionRefusal: Error, Sendable, Equatable {
         case windowClosed = "closed"
         /// A session cannot move to another provider.
         case providerImmutable = "provider_immutable"
+        /// Too many wrong codes: the link is locked for a while (`until`).
+        case linkLocked = "link_locked"
+        /// The session has no such participant.
+        case unknownParticipant = "unknown_participant"
+        /// The session already holds the most messages it may.
+        case messageLimitReached = "message_limit_reached"
+        /// The citizen gave no contact data for the fallback's channel.
+        case missingContact = "missing_contact"
     }
 
     public let code: Code
     public let state: SessionState
+    /// When a refusal that lasts a while ends by itself (a locked link opens again).
+    public let until: Date?
 
-    public init(_ code: Code, state: SessionState) {
+    public init(_ code: Code, state: SessionState, until: Date? = nil) {
         self.code = code
         self.state = state
+        self.until = until
     }
 }
 
@@ -64,7 +79,7 @@ public struct SessionStateMachine: Sendable {
         let session = Session(bookingID: bookingID, booking: booking, access: access, createdAt: now)
         var actions: [SessionAction] = [.provisionRoom] + deadlines(for: booking)
         if booking.wantsEmail { actions.append(.notifyCitizen(.invitation)) }
-        return SessionTransition(from: session, to: session, actions: actions)
+        return SessionTransition(from: session, to: session, actions: actions, auditName: "created")
     }
 
     /// Applies `event` at time `now`; throws when the event is not allowed in the session's state.
@@ -271,10 +286,49 @@ public struct SessionStateMachine: Sendable {
                 next.lobby.messages = []
                 next.personalDataErasedAt = now
             }
+
+        case .codeRejected(let participant):
+            // A link's count of wrong codes is not a change of the session: `updatedAt` stays.
+            try checkLobby(for: participant, of: session, at: now)
+            let locked = rejectCode(of: participant, in: &next, at: now)
+            return SessionTransition(from: session, to: next, auditName: locked ? "link_locked" : event.name)
+
+        case .codeAccepted(let participant):
+            try checkLobby(for: participant, of: session, at: now)
+            acceptCode(of: participant, in: &next)
+            return SessionTransition(from: session, to: next, auditName: event.name)
+
+        case .codeRotated(let participant, let codeHash):
+            guard !state.isTerminal || state == .failed else { throw refusal(.sessionClosed, session) }
+            try rotateCode(of: participant, to: codeHash, in: &next)
+
+        case .companionEntered(let id):
+            try checkLobby(for: .companion(id), of: session, at: now)
+            enterCompanion(id, in: &next, at: now)
+
+        case .companionAdmitted(let id, let entryURL):
+            try admitCompanion(id, entryURL: entryURL, in: &next, at: now)
+
+        case .messagePosted(let text):
+            try postMessage(text, in: &next, at: now)
+
+        case .fallbackRequested(let channel):
+            try requestFallback(channel, in: &next, at: now)
+            actions = [.sendFallback(channel)]
+
+        case .scriptSaved(let script):
+            next.script = script
+
+        case .entryRenewed(let participant, let entryURL):
+            try renewEntry(of: participant, entryURL: entryURL, in: &next)
+            next.updatedAt = now
+
+        case .auditOnly:
+            next.updatedAt = now
         }
 
         if next != session { next.updatedAt = now }
-        return SessionTransition(from: session, to: next, actions: actions)
+        return SessionTransition(from: session, to: next, actions: actions, auditName: event.name)
     }
 
     /// The citizen is not present at the late check: late, each enabled fallback queued once, the
@@ -309,7 +363,7 @@ public struct SessionStateMachine: Sendable {
         .scheduleDeadline(.personalDataPurge, at: policy.personalDataExpires(for: booking))
     }
 
-    private func refusal(_ code: SessionTransitionRefusal.Code, _ session: Session) -> SessionTransitionRefusal {
+    func refusal(_ code: SessionTransitionRefusal.Code, _ session: Session) -> SessionTransitionRefusal {
         SessionTransitionRefusal(code, state: session.state)
     }
 }

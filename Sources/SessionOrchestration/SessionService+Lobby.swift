@@ -104,17 +104,6 @@ extension SessionService {
     }
 }
 
-extension Session {
-    mutating func setCredentials(_ credentials: AccessCredentials, of participant: Participant) {
-        switch participant {
-        case .citizen:
-            access = credentials
-        case .companion(let id):
-            if let index = companions.firstIndex(where: { $0.id == id }) { companions[index].access = credentials }
-        }
-    }
-}
-
 /// Where a waiting citizen stands (`LobbyView.position`).
 public enum QueuePosition: String, Sendable, Equatable {
     /// Nobody who entered before them waits for the same attendant (or, unassigned, the same service),
