@@ -195,6 +195,13 @@ public struct LiveEventPublisher: Sendable {
                 "fallback.sent", to: .attendants, about: session,
                 data: ["bookingId": .string(session.bookingID.rawValue), "channel": .string(channel.rawValue)])
             bus.publish("fallback", to: .citizen, about: session, data: ["channel": .string(channel.rawValue)])
+        case .companionEntered(let id), .companionAdmitted(let id, _):
+            if let companion = session.companions.first(where: { $0.id == id }) { publishCompanion(companion, in: session) }
+        case .messagePosted:
+            if let message = session.lobby.messages.last { publishMessage(message, in: session) }
+        case .entryRenewed(let participant, let url):
+            bus.publish(
+                "admitted", to: .citizen, about: session, data: ["joinUrl": .string(url)], participant: participant.description)
         default:
             break
         }
@@ -230,7 +237,7 @@ public struct LiveEventPublisher: Sendable {
     }
 
     /// A companion entered the lobby, or was admitted.
-    func publishCompanion(_ companion: CompanionAccess, in session: Session) {
+    private func publishCompanion(_ companion: CompanionAccess, in session: Session) {
         let id = LiveValue.string(session.bookingID.rawValue)
         if let url = companion.entryURL, companion.admittedAt != nil {
             bus.publish("admitted", to: .citizen, about: session, data: ["joinUrl": .string(url)], participant: companion.id)
@@ -245,7 +252,7 @@ public struct LiveEventPublisher: Sendable {
         }
     }
 
-    func publishMessage(_ message: LobbyMessage, in session: Session) {
+    private func publishMessage(_ message: LobbyMessage, in session: Session) {
         bus.publish(
             "message", to: .citizen, about: session,
             data: ["id": .string(message.id), "text": .string(message.text), "at": .string(RFC3339.string(from: message.at))])

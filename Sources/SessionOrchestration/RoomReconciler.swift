@@ -115,7 +115,7 @@ public final class RoomReconciler: Service, Sendable {
                 "orphan room deleted",
                 metadata: ["provider": "\(name)", "room": "\(room.id)", "booking.id": "\(session?.bookingID.rawValue ?? "none")"])
             if let session {
-                _ = try? await sessions.update(session.bookingID, actor: .system, event: "orphan_room_deleted") { _ in }
+                _ = try? await sessions.handle(.auditOnly("orphan_room_deleted"), for: session.bookingID, by: .system)
             }
         }
         return deleted

@@ -37,6 +37,7 @@ extension SessionService {
         case .participants(let list):
             chosen = list
         }
+        // Checked before any entry is minted; the state machine checks again when the admission is stored.
         let refusal = SessionCommandError.refused(SessionTransitionRefusal(.notWaiting, state: session.state))
         guard !chosen.isEmpty else { throw refusal }
         for participant in chosen {
@@ -52,48 +53,17 @@ extension SessionService {
         }
         let hostEntry = try await provider.hostEntry(
             for: spec, providerRoomID: roomID, attendantID: attendant.providerIdentity)
-        var current = session
-        let companionEntries = entries.compactMap { key, url -> (String, String)? in
-            if case .companion(let id) = key { return (id, url) }
-            return nil
-        }
-        if !companionEntries.isEmpty {
-            current = try await admitCompanions(Dictionary(uniqueKeysWithValues: companionEntries), in: bookingID, by: attendant)
+        // One change: the companions first (by id), then the citizen.
+        var admissions: [SessionEvent] = entries.sorted { $0.key.description < $1.key.description }.compactMap {
+            participant, url in
+            guard case .companion(let id) = participant else { return nil }
+            return .companionAdmitted(id, entryURL: url)
         }
         if let url = entries[.citizen] {
-            current = try await handle(
-                .admitted(attendantID: attendant.id, citizenEntryURL: url), for: bookingID, by: .attendant(id: attendant.id))
+            admissions.append(.admitted(attendantID: attendant.id, citizenEntryURL: url))
         }
-        return (current, hostEntry.joinURL, chosen)
-    }
-
-    private func admitCompanions(_ entries: [String: String], in bookingID: BookingID, by attendant: AttendantIdentity) async throws -> Session {
-        for _ in 0..<5 {
-            guard let stored = try await store.session(for: bookingID) else { throw SessionCommandError.notFound(bookingID) }
-            var session = stored.session
-            let now = clock.now
-            for (id, url) in entries {
-                guard let index = session.companions.firstIndex(where: { $0.id == id }) else { continue }
-                session.companions[index].admittedAt = now
-                session.companions[index].entryURL = url
-            }
-            session.updatedAt = now
-            let audit = entries.keys.sorted().map {
-                AuditRecord(
-                    bookingID: bookingID, at: now, actor: .attendant(id: attendant.id), event: "\($0)_admitted",
-                    fromState: session.state, toState: session.state)
-            }
-            do {
-                let saved = try await store.apply(SessionChange(session: session, expectedVersion: stored.version, audit: audit))
-                for companion in saved.session.companions where entries[companion.id] != nil {
-                    LiveEventPublisher(bus: liveEvents).publishCompanion(companion, in: saved.session)
-                }
-                return saved.session
-            } catch StoreError.versionConflict {
-                continue
-            }
-        }
-        throw StoreError.versionConflict(bookingID)
+        let admitted = try await handle(for: bookingID, by: .attendant(id: attendant.id)) { _ in admissions }
+        return (admitted, hostEntry.joinURL, chosen)
     }
 
     /// Ends the call with the attendant's outcome.
@@ -104,91 +74,43 @@ extension SessionService {
     }
 
     /// Messages one session can hold; each is kept with the session and sent to every lobby stream.
-    public static let maximumMessagesPerSession = 100
+    public static let maximumMessagesPerSession = SessionStateMachine.maximumMessages
 
     /// Shows a message to the waiting citizen.
     public func postMessage(_ text: String, to bookingID: BookingID, by attendant: AttendantIdentity) async throws -> LobbyMessage {
-        for _ in 0..<5 {
-            guard let stored = try await store.session(for: bookingID) else { throw SessionCommandError.notFound(bookingID) }
-            guard attendant.canSee(stored.session) else { throw SessionCommandError.notVisible(bookingID) }
-            var session = stored.session
-            guard !session.state.isTerminal else {
-                throw SessionCommandError.refused(SessionTransitionRefusal(.sessionClosed, state: session.state))
-            }
-            guard session.lobby.messages.count < Self.maximumMessagesPerSession else {
-                throw SessionCommandError.messageLimitReached(Self.maximumMessagesPerSession)
-            }
-            let message = LobbyMessage(id: "m\(session.lobby.messages.count + 1)", text: text, at: clock.now)
-            session.lobby.messages.append(message)
-            session.updatedAt = message.at
-            let audit = AuditRecord(
-                bookingID: bookingID, at: message.at, actor: .attendant(id: attendant.id), event: "message_posted",
-                fromState: session.state, toState: session.state)
-            do {
-                let saved = try await store.apply(SessionChange(session: session, expectedVersion: stored.version, audit: [audit]))
-                LiveEventPublisher(bus: liveEvents).publishMessage(message, in: saved.session)
-                return message
-            } catch StoreError.versionConflict {
-                continue
-            }
+        do {
+            let session = try await handle(.messagePosted(text: text), for: bookingID, as: attendant)
+            return session.lobby.messages.last!  // the state machine adds the message last
+        } catch SessionCommandError.refused(let refusal) where refusal.code == .messageLimitReached {
+            throw SessionCommandError.messageLimitReached(Self.maximumMessagesPerSession)
         }
-        throw StoreError.versionConflict(bookingID)
     }
 
     /// A fallback the attendant asks for (the citizen has not come in).
     public func requestFallback(
         _ channel: FallbackChannel, for bookingID: BookingID, by attendant: AttendantIdentity
     ) async throws -> Session {
-        for _ in 0..<5 {
-            guard let stored = try await store.session(for: bookingID) else { throw SessionCommandError.notFound(bookingID) }
-            guard attendant.canSee(stored.session) else { throw SessionCommandError.notVisible(bookingID) }
-            var session = stored.session
-            guard [.scheduled, .open, .late].contains(session.state) else {
-                throw SessionCommandError.refused(SessionTransitionRefusal(.sessionInProgress, state: session.state))
-            }
-            let citizen = session.booking.citizen
-            guard channel == .phone ? citizen.phone != nil : citizen.email != nil else {
-                throw SessionCommandError.missingContact(channel)
-            }
-            let now = clock.now
-            session.fallbacks.removeAll { $0.channel == channel }
-            session.fallbacks.append(FallbackRecord(channel: channel, status: .queued, at: now))
-            session.updatedAt = now
-            let audit = AuditRecord(
-                bookingID: bookingID, at: now, actor: .attendant(id: attendant.id), event: "fallback_requested",
-                fromState: session.state, toState: session.state)
-            let job = JobRequest(bookingID: bookingID, kind: .fallback(channel), generation: session.generation, dueAt: now)
-            do {
-                let saved = try await store.apply(
-                    SessionChange(session: session, expectedVersion: stored.version, audit: [audit], jobs: [job]))
-                wakeWorker()
-                return saved.session
-            } catch StoreError.versionConflict {
-                continue
-            }
+        do {
+            return try await handle(.fallbackRequested(channel), for: bookingID, as: attendant)
+        } catch SessionCommandError.refused(let refusal) where refusal.code == .missingContact {
+            throw SessionCommandError.missingContact(channel)
         }
-        throw StoreError.versionConflict(bookingID)
     }
 
     /// Stores the attendance script's level and ticks.
     public func saveScript(_ script: AttendanceScript, for bookingID: BookingID, by attendant: AttendantIdentity) async throws {
-        for _ in 0..<5 {
-            guard let stored = try await store.session(for: bookingID) else { throw SessionCommandError.notFound(bookingID) }
-            guard attendant.canSee(stored.session) else { throw SessionCommandError.notVisible(bookingID) }
-            var session = stored.session
-            session.script = script
-            session.updatedAt = script.updatedAt
-            let audit = AuditRecord(
-                bookingID: bookingID, at: script.updatedAt, actor: .attendant(id: attendant.id), event: "script_saved",
-                fromState: session.state, toState: session.state)
-            do {
-                try await store.apply(SessionChange(session: session, expectedVersion: stored.version, audit: [audit]))
-                return
-            } catch StoreError.versionConflict {
-                continue
-            }
+        try await handle(.scriptSaved(script), for: bookingID, as: attendant)
+    }
+
+    /// Applies the attendant's event to a session they may see (checked again at each attempt).
+    @discardableResult
+    private func handle(_ event: SessionEvent, for bookingID: BookingID, as attendant: AttendantIdentity) async throws
+        -> Session
+    {
+        try await handle(for: bookingID, by: .attendant(id: attendant.id)) { session in
+            guard attendant.canSee(session) else { throw SessionCommandError.notVisible(bookingID) }
+            return [event]
         }
-        throw StoreError.versionConflict(bookingID)
     }
 
     func visibleSession(_ bookingID: BookingID, to attendant: AttendantIdentity) async throws -> Session {

@@ -15,92 +15,49 @@ public enum LobbyEntry: Sendable, Equatable {
 
 extension SessionService {
     /// How many wrong codes lock the link, and for how long (DESIGN §2).
-    public static let maximumCodeAttempts = 5
-    public static let lockDuration: Duration = .seconds(15 * 60)
+    public static let maximumCodeAttempts = SessionStateMachine.maximumCodeAttempts
+    public static let lockDuration = SessionStateMachine.codeLockDuration
 
-    /// Checks the citizen's validation code and, when it is right, puts the citizen in the lobby.
+    /// Checks the validation code of the link's participant and, when it is right, puts them in the lobby.
     public func enterLobby(joinToken: String, code: String) async throws -> LobbyEntry {
-        for _ in 0..<5 {
-            guard let stored = try await store.session(joinToken: joinToken),
-                let participant = stored.session.participant(joinToken: joinToken),
-                var credentials = stored.session.credentials(of: participant)
-            else { return .unknownToken }
-            var session = stored.session
-            let now = clock.now
-            switch session.state {
-            case .cancelled: return .cancelled
-            case .completed, .noShow, .failed: return .closed
-            default: break
+        guard let found = try await store.session(joinToken: joinToken),
+            var participant = found.session.participant(joinToken: joinToken)
+        else { return .unknownToken }
+        let bookingID = found.session.bookingID
+        let opensAt = policy.joinWindowOpens(for: found.session.booking)
+        var accepted = false
+        do {
+            // The code is checked again on the stored session at each attempt to store its outcome.
+            let session = try await handle(for: bookingID, by: .citizen) { session in
+                guard let current = session.participant(joinToken: joinToken),
+                    let credentials = session.credentials(of: current)
+                else { throw SessionCommandError.refused(SessionTransitionRefusal(.unknownParticipant, state: session.state)) }
+                participant = current
+                accepted = codeHasher.matches(code, credentials.codeHash)
+                return [accepted ? .codeAccepted(current) : .codeRejected(current)]
             }
-            if let lockedUntil = credentials.lockedUntil, lockedUntil > now { return .locked(until: lockedUntil) }
-            let opensAt = policy.joinWindowOpens(for: session.booking)
-            guard now >= opensAt else { return .tooEarly(opensAt: opensAt) }
-            guard now < session.booking.endsAt || session.state == .inProgress else { return .closed }
-
-            guard codeHasher.matches(code, credentials.codeHash) else {
-                credentials.failedAttempts += 1
-                let isLocked = credentials.failedAttempts >= Self.maximumCodeAttempts
-                if isLocked {
-                    credentials.failedAttempts = 0
-                    credentials.lockedUntil = now + Self.lockDuration
-                }
-                session.setCredentials(credentials, of: participant)
-                let audit = AuditRecord(
-                    bookingID: session.bookingID, at: now, actor: .citizen,
-                    event: isLocked ? "link_locked" : "code_rejected", fromState: session.state, toState: session.state)
-                do {
-                    try await store.apply(SessionChange(session: session, expectedVersion: stored.version, audit: [audit]))
-                } catch StoreError.versionConflict {
-                    continue
-                }
-                return isLocked
-                    ? .locked(until: now + Self.lockDuration)
-                    : .wrongCode(attemptsLeft: Self.maximumCodeAttempts - credentials.failedAttempts)
+            guard accepted else {
+                let credentials = session.credentials(of: participant)
+                if let lockedUntil = credentials?.lockedUntil, lockedUntil > clock.now { return .locked(until: lockedUntil) }
+                return .wrongCode(attemptsLeft: Self.maximumCodeAttempts - (credentials?.failedAttempts ?? 0))
             }
-            var stillStored = stored
-            if credentials.failedAttempts != 0 || credentials.lockedUntil != nil {
-                credentials.failedAttempts = 0
-                credentials.lockedUntil = nil
-                session.setCredentials(credentials, of: participant)
-                do {
-                    stillStored = try await store.apply(SessionChange(session: session, expectedVersion: stored.version))
-                } catch StoreError.versionConflict {
-                    continue
-                }
+            let entered: SessionEvent
+            switch participant {
+            case .citizen: entered = .citizenEntered
+            case .companion(let id): entered = .companionEntered(id)
             }
-            if case .companion(let id) = participant {
-                do {
-                    return .entered(try await companionEntered(id, stillStored), participant)
-                } catch StoreError.versionConflict {
-                    continue
-                }
+            return .entered(try await handle(entered, for: bookingID, by: .citizen), participant)
+        } catch SessionCommandError.refused(let refusal) {
+            switch refusal.code {
+            case .sessionCancelled: return .cancelled
+            case .tooEarly: return .tooEarly(opensAt: opensAt)
+            case .linkLocked: return .locked(until: refusal.until ?? clock.now)
+            case .unknownParticipant: return .unknownToken
+            default: return .closed
             }
-            do {
-                return .entered(try await handle(.citizenEntered, for: session.bookingID, by: .citizen), participant)
-            } catch SessionCommandError.refused(let refusal) {
-                switch refusal.code {
-                case .sessionCancelled: return .cancelled
-                case .tooEarly: return .tooEarly(opensAt: opensAt)
-                default: return .closed
-                }
-            }
+        } catch SessionCommandError.notFound {
+            return .unknownToken
         }
-        throw StoreError.versionConflict(BookingID("lobby")!)
-    }
-
-    /// A companion is in the lobby: the first entry time is kept; the attendants are told.
-    private func companionEntered(_ id: String, _ stored: StoredSession) async throws -> Session {
-        var session = stored.session
-        guard let index = session.companions.firstIndex(where: { $0.id == id }) else { return session }
-        guard session.companions[index].enteredAt == nil else { return session }
-        session.companions[index].enteredAt = clock.now
-        session.updatedAt = clock.now
-        let audit = AuditRecord(
-            bookingID: session.bookingID, at: clock.now, actor: .citizen, event: "\(id)_entered",
-            fromState: session.state, toState: session.state)
-        let saved = try await store.apply(SessionChange(session: session, expectedVersion: stored.version, audit: [audit]))
-        LiveEventPublisher(bus: liveEvents).publishCompanion(saved.session.companions[index], in: saved.session)
-        return saved.session
     }
 }
 

@@ -9,6 +9,7 @@ extension SessionService {
     public func rejoin(_ bookingID: BookingID, participant: Participant) async throws -> String {
         guard let stored = try await store.session(for: bookingID) else { throw SessionCommandError.notFound(bookingID) }
         let session = stored.session
+        // Checked before an entry is minted; the state machine checks again when it is stored.
         let notInCall = SessionCommandError.refused(SessionTransitionRefusal(.notInProgress, state: session.state))
         switch participant {
         case .citizen:
@@ -19,18 +20,7 @@ extension SessionService {
         }
         let (provider, spec, roomID) = try providerRoom(of: session)
         let url = try await provider.citizenEntry(for: spec, providerRoomID: roomID).joinURL
-        let saved = try await update(bookingID, actor: .citizen, event: "\(participant)_rejoined") { session in
-            switch participant {
-            case .citizen:
-                guard session.state == .inProgress else { throw notInCall }
-                session.lobby.citizenEntryURL = url
-            case .companion(let id):
-                guard let index = session.companions.firstIndex(where: { $0.id == id }) else { throw notInCall }
-                session.companions[index].entryURL = url
-            }
-        }
-        liveEvents.publish(
-            "admitted", to: .citizen, about: saved, data: ["joinUrl": .string(url)], participant: participant.description)
+        try await handle(.entryRenewed(participant, entryURL: url), for: bookingID, by: .citizen)
         return url
     }
 
@@ -42,7 +32,7 @@ extension SessionService {
         }
         let (provider, spec, roomID) = try providerRoom(of: session)
         let url = try await provider.hostEntry(for: spec, providerRoomID: roomID, attendantID: attendant.providerIdentity).joinURL
-        _ = try await update(bookingID, actor: .attendant(id: attendant.id), event: "host_link_issued") { _ in }
+        try await handle(.auditOnly("host_link_issued"), for: bookingID, by: .attendant(id: attendant.id))
         return url
     }
 
@@ -55,28 +45,5 @@ extension SessionService {
             throw SessionCommandError.providerNotConfigured(session.booking.provider)
         }
         return (provider, RoomSpec(session: session, policy: policy), roomID)
-    }
-
-    /// A change outside the state machine's transitions (entries, companions), with its audit record,
-    /// retried on concurrent modification: `change` runs on the latest stored session each time.
-    func update(
-        _ bookingID: BookingID, actor: SessionActor, event: String, _ change: (inout Session) throws -> Void
-    ) async throws -> Session {
-        for _ in 0..<5 {
-            guard let stored = try await store.session(for: bookingID) else { throw SessionCommandError.notFound(bookingID) }
-            var session = stored.session
-            try change(&session)
-            let now = clock.now
-            session.updatedAt = now
-            let audit = AuditRecord(
-                bookingID: bookingID, at: now, actor: actor, event: event, fromState: session.state, toState: session.state)
-            do {
-                return try await store.apply(SessionChange(session: session, expectedVersion: stored.version, audit: [audit]))
-                    .session
-            } catch StoreError.versionConflict {
-                continue
-            }
-        }
-        throw StoreError.versionConflict(bookingID)
     }
 }

@@ -35,8 +35,9 @@ public enum SessionCommandError: Error, Equatable, Sendable {
     case unknownParticipant(String)
 }
 
-/// Carries out commands and events on sessions: runs the state machine, then stores the new session, its
-/// audit records and its jobs in one atomic change, retrying on concurrent modification.
+/// Carries out commands and events on sessions: every change is an event of the state machine, stored
+/// with its audit records and jobs in one atomic change by the one write path (`write`), which retries
+/// on concurrent modification.
 public struct SessionService: Sendable {
     public let store: any GatewayStore
     public let clock: any GatewayClock
@@ -80,41 +81,35 @@ public struct SessionService: Sendable {
         guard providers.provider(named: booking.provider) != nil else {
             throw SessionCommandError.providerNotConfigured(booking.provider)
         }
-        for _ in 0..<5 {
-            if let stored = try await store.session(for: bookingID) {
-                if stored.session.booking == booking { return .unchanged(stored.session) }
-                do {
-                    var companionCodes: [String: String] = [:]
-                    let session = try await apply(
-                        .bookingUpdated(booking), to: stored, by: actor,
-                        adjusting: { session in
-                            companionCodes = session.issueCompanionAccess(
-                                using: codeHasher, previous: stored.session.booking.companions)
-                        },
-                        addingJobs: { session in try self.companionInvitations(companionCodes, in: session) })
-                    return .updated(session, companionCodes: companionCodes)
-                } catch StoreError.versionConflict {
-                    continue
-                }
+        // What the last attempt did, decided on the session stored at that time.
+        var validationCode: String?
+        var companionCodes: [String: String] = [:]
+        var unchanged = false
+        let session = try await write(bookingID) { stored in
+            (validationCode, companionCodes, unchanged) = (nil, [:], false)
+            guard let stored else {
+                let (credentials, code) = AccessCredentials.issue(using: codeHasher)
+                var transition = machine.create(bookingID: bookingID, booking: booking, access: credentials, at: clock.now)
+                companionCodes = transition.session.issueCompanionAccess(using: codeHasher)
+                validationCode = code
+                var prepared = try prepare(creating: transition, by: actor, validationCode: code)
+                prepared.change.jobs += try companionInvitations(companionCodes, in: transition.session)
+                return prepared
             }
-            let (credentials, code) = AccessCredentials.issue(using: codeHasher)
-            let now = clock.now
-            var transition = machine.create(bookingID: bookingID, booking: booking, access: credentials, at: now)
-            let companionCodes = transition.session.issueCompanionAccess(using: codeHasher)
-            let audit = AuditRecord(
-                bookingID: bookingID, at: now, actor: actor, event: "created", fromState: nil,
-                toState: transition.session.state)
-            do {
-                var change = try change(for: transition, expectedVersion: nil, audit: audit, validationCode: code)
-                change.jobs += try companionInvitations(companionCodes, in: transition.session)
-                let stored = try await store.apply(change)
-                onJobsEnqueued()
-                return .created(stored.session, validationCode: code, companionCodes: companionCodes)
-            } catch StoreError.alreadyExists {
-                continue
+            if stored.session.booking == booking {
+                unchanged = true
+                return nil
             }
+            return try prepare(
+                [.bookingUpdated(booking)], on: stored, by: actor,
+                adjusting: { session in
+                    companionCodes = session.issueCompanionAccess(using: codeHasher, previous: stored.session.booking.companions)
+                },
+                addingJobs: { session in try self.companionInvitations(companionCodes, in: session) })
         }
-        throw StoreError.versionConflict(bookingID)
+        if unchanged { return .unchanged(session) }
+        if let validationCode { return .created(session, validationCode: validationCode, companionCodes: companionCodes) }
+        return .updated(session, companionCodes: companionCodes)
     }
 
     /// An invitation job, its code sealed, for each companion given a new code who has an e-mail
@@ -140,131 +135,18 @@ public struct SessionService: Sendable {
         try await handle(.cancelled(by: actor), for: bookingID, by: actor)
     }
 
-    /// Replaces the validation code; returns the session and the new plain code, shown this once.
     /// Replaces the validation code of `participant` (the citizen by default); their lobby tickets end.
+    /// Returns the session and the new plain code, shown this once.
     public func rotateAccessCode(
         for bookingID: BookingID, participant: Participant = .citizen, by actor: SessionActor = .scheduler
     ) async throws -> (Session, code: String) {
-        for _ in 0..<5 {
-            guard let stored = try await store.session(for: bookingID) else {
-                throw SessionCommandError.notFound(bookingID)
-            }
-            let state = stored.session.state
-            guard !state.isTerminal || state == .failed else {
-                throw SessionCommandError.refused(SessionTransitionRefusal(.sessionClosed, state: state))
-            }
-            var session = stored.session
-            guard var credentials = session.credentials(of: participant) else {
-                throw SessionCommandError.unknownParticipant(participant.description)
-            }
-            let code = AccessCode.make()
-            credentials.codeHash = codeHasher.hash(code)
-            credentials.failedAttempts = 0
-            credentials.lockedUntil = nil
-            session.setCredentials(credentials, of: participant)
-            session.updatedAt = clock.now
-            let audit = AuditRecord(
-                bookingID: bookingID, at: session.updatedAt, actor: actor, event: "access_code_rotated",
-                fromState: state, toState: state)
-            do {
-                let saved = try await store.apply(
-                    SessionChange(session: session, expectedVersion: stored.version, audit: [audit]))
-                return (saved.session, code)
-            } catch StoreError.versionConflict {
-                continue
-            }
-        }
-        throw StoreError.versionConflict(bookingID)
-    }
-
-    /// Applies an event to the stored session, retrying when another writer got there first.
-    /// `completingJob` is marked done in the same transaction.
-    @discardableResult
-    /// With a `receipt`, the provider event is marked received in the same transaction as its effect;
-    /// throws `StoreError.duplicateWebhookEvent` when it was received (and acted on) before.
-    public func handle(
-        _ event: SessionEvent, for bookingID: BookingID, by actor: SessionActor, completingJob jobID: Int64? = nil,
-        receipt: WebhookReceipt? = nil
-    ) async throws -> Session {
-        for _ in 0..<5 {
-            guard let stored = try await store.session(for: bookingID) else {
-                throw SessionCommandError.notFound(bookingID)
-            }
-            do {
-                return try await apply(event, to: stored, by: actor, completingJob: jobID, receipt: receipt)
-            } catch StoreError.versionConflict {
-                continue
-            }
-        }
-        throw StoreError.versionConflict(bookingID)
-    }
-
-    private func apply(
-        _ event: SessionEvent, to stored: StoredSession, by actor: SessionActor, completingJob jobID: Int64? = nil,
-        receipt: WebhookReceipt? = nil, adjusting adjust: (inout Session) -> Void = { _ in },
-        addingJobs extraJobs: (Session) throws -> [JobRequest] = { _ in [] }
-    ) async throws -> Session {
-        let now = clock.now
-        var transition: SessionTransition
+        let code = AccessCode.make()
         do {
-            transition = try machine.apply(event, to: stored.session, at: now)
-        } catch {
-            throw SessionCommandError.refused(error)
+            let session = try await handle(.codeRotated(participant, codeHash: codeHasher.hash(code)), for: bookingID, by: actor)
+            return (session, code)
+        } catch SessionCommandError.refused(let refusal) where refusal.code == .unknownParticipant {
+            throw SessionCommandError.unknownParticipant(participant.description)
         }
-        adjust(&transition.session)
-        let audited = !transition.isNoOp || event.isAlwaysAudited || receipt != nil
-        if !audited && jobID == nil { return stored.session }
-        let audit = AuditRecord(
-            bookingID: stored.session.bookingID, at: now, actor: actor, event: event.name,
-            fromState: transition.previousState, toState: transition.session.state)
-        var change = try change(
-            for: transition, expectedVersion: stored.version, audit: audited ? audit : nil,
-            completingJob: jobID)
-        change.erasesPersonalData = event == .personalDataExpired
-        change.webhookReceipt = receipt
-        change.jobs += try extraJobs(transition.session)
-        let saved = try await store.apply(change)
-        if !change.jobs.isEmpty { onJobsEnqueued() }
-        DomainMetrics.record(event, from: stored.session, to: saved.session)
-        LiveEventPublisher(bus: liveEvents).publish(from: stored.session, to: saved.session, after: event)
-        return saved.session
-    }
-
-    private func change(
-        for transition: SessionTransition, expectedVersion: Int?, audit: AuditRecord?, completingJob: Int64? = nil,
-        validationCode: String? = nil
-    ) throws -> SessionChange {
-        let session = transition.session
-        var change = SessionChange(
-            session: session, expectedVersion: expectedVersion, audit: audit.map { [$0] } ?? [],
-            completesJob: completingJob)
-        let now = clock.now
-        func job(_ kind: JobKind, at date: Date, payload: String? = nil) -> JobRequest {
-            JobRequest(
-                bookingID: session.bookingID, kind: kind, generation: session.generation, dueAt: date, payload: payload)
-        }
-        for action in transition.actions {
-            switch action {
-            case .provisionRoom: change.jobs.append(job(.provisionRoom, at: now))
-            case .updateRoom: change.jobs.append(job(.updateRoom, at: now))
-            case .endRoom: change.jobs.append(job(.endRoom, at: now))
-            case .stopRecording: change.jobs.append(job(.stopRecording, at: now))
-            case .watchRecordings(let date):
-                // Only providers that report recordings to subscribers alone need it.
-                if recordingSubscriptions(for: session.booking.provider) != nil {
-                    change.jobs.append(job(.watchRecordings, at: date ?? now))
-                }
-            case .deleteRoom: change.jobs.append(job(.deleteRoom, at: now))
-            case .scheduleDeadline(let deadline, let date): change.jobs.append(job(.deadline(deadline), at: date))
-            case .cancelDeadlines: change.cancelsPendingDeadlines = true
-            case .sendFallback(let channel): change.jobs.append(job(.fallback(channel), at: now))
-            case .notifyScheduler(let event): change.jobs.append(job(.schedulerCallback(event), at: now))
-            case .notifyCitizen(let notice):
-                let sealedCode = try validationCode.map { try sealer.seal($0) }
-                change.jobs.append(job(.citizenNotice(notice), at: now, payload: notice == .invitation ? sealedCode : nil))
-            }
-        }
-        return change
     }
 }
 
