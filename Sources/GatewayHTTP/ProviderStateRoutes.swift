@@ -116,7 +116,9 @@ struct ProviderStateRoutes: Sendable {
             break
         }
         try await sessions.store.removeSession(bookingID)
-        // Seeded as the scheduler would have created it, so that its audit trail starts the same way.
+        // The one write outside `SessionService.write`: a contract test's fixture, stored as it is (any state,
+        // a locked link), which no event of the state machine makes. Seeded as the scheduler would have
+        // created it, so that its audit trail starts the same way.
         let created = AuditRecord(
             bookingID: bookingID, at: now, actor: .scheduler, event: "created", fromState: nil, toState: session.state)
         try await sessions.store.apply(SessionChange(session: session, expectedVersion: nil, audit: [created]))
