@@ -83,7 +83,8 @@ let package = Package(
         .target(
             name: "ProviderSimulator",
             dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird")
+                "GatewayCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
         ),

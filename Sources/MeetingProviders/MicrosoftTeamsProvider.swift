@@ -327,60 +327,29 @@ private struct SubscriptionAnswer: Decodable {
     let expirationDateTime: String
 }
 
-/// A JSON value kept as Graph sent it, so that the attendees read go back in the PATCH unchanged.
-private enum JSONValue: Codable, Sendable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
-    }
-
-    subscript(key: String) -> JSONValue? {
+/// A meetingParticipantInfo kept as Graph sent it, so that the attendees read go back in the PATCH
+/// unchanged: `identity.user.id` and `role`.
+extension JSONValue {
+    fileprivate subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
-    var text: String? {
+    fileprivate var text: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
-    // As a meetingParticipantInfo: `identity.user.id` and `role`.
-    var userID: String? { self["identity"]?["user"]?["id"]?.text }
-    var role: String? { self["role"]?.text }
+    fileprivate var userID: String? { self["identity"]?["user"]?["id"]?.text }
+    fileprivate var role: String? { self["role"]?.text }
 
-    func withRole(_ role: String) -> JSONValue {
+    fileprivate func withRole(_ role: String) -> JSONValue {
         guard case .object(var members) = self else { return self }
         members["role"] = .string(role)
         return .object(members)
     }
 
-    static func coOrganizer(_ userID: String) -> JSONValue {
+    fileprivate static func coOrganizer(_ userID: String) -> JSONValue {
         .object(["identity": .object(["user": .object(["id": .string(userID)])]), "role": .string("coorganizer")])
     }
 }
