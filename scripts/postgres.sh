@@ -8,7 +8,8 @@ bin=/usr/lib/postgresql/15/bin
 action="${1:?start|stop}"
 dir="${2:?data directory}"
 as_postgres() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From / : the `postgres` user may not enter the caller's directory.
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 case "$action" in
   start)

@@ -669,8 +669,8 @@ public final class PostgresStore: GatewayStore {
 
 extension PostgresStore {
     /// Runs one statement outside the store's API; for tests that check the database's own guards.
-    func executeForTesting(_ sql: String) async throws {
-        try await execute(PostgresQuery(unsafeSQL: sql))
+    func executeForTesting(_ sql: String, within limit: Duration? = nil) async throws {
+        _ = try await rows(PostgresQuery(unsafeSQL: sql), within: limit)
     }
 }
 

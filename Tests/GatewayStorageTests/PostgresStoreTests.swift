@@ -111,6 +111,28 @@ struct PostgresStoreTests {
         try await store.close()
     }
 
+    @Test("An exhausted pool answers unavailable within the timeout, and serves again once a connection is free")
+    func exhaustedPool() async throws {
+        let fresh = try await TestPostgres.freshStore()
+        var settings = fresh.settings
+        settings.poolSize = 1
+        settings.timeout = .seconds(3)
+        let store = try PostgresStore.open(settings: settings, logger: Logger(label: "test"))
+        // The pool's only connection is busy for 2 s.
+        let busy = Task { try await store.executeForTesting("SELECT pg_sleep(2)") }
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        await #expect {
+            try await store.executeForTesting("SELECT 1", within: .milliseconds(500))
+        } throws: { error in
+            if case StoreError.unavailable = error { return true }
+            return false
+        }
+        #expect(ContinuousClock.now - started < .milliseconds(1500))
+        try await busy.value
+        #expect(try await store.session(for: BookingID("B-1")!) == nil, "served again")
+    }
+
     @Test("A driver call that ignores cancellation still gives way to the timeout: the caller is answered unavailable")
     func stuckCallIsNotWaitedFor() async throws {
         let parked = Mutex<CheckedContinuation<Void, Never>?>(nil)
