@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Hummingbird
 import JWTKit
 import SessionOrchestration
@@ -90,11 +91,11 @@ public struct AttendantTokenVerifier: Sendable {
 
     private func satisfiesRules(_ claims: AttendantClaims) -> Bool {
         let now = now()
-        let latestStart = now.addingTimeInterval(rules.clockSkew.secondsValue)
+        let latestStart = now.addingTimeInterval(rules.clockSkew.timeInterval)
         if claims.iat.value > latestStart { return false }
         if let nbf = claims.nbf, nbf.value > latestStart { return false }
         if claims.exp.value <= now { return false }
-        if claims.exp.value.timeIntervalSince(claims.iat.value) > rules.maximumLifetime.secondsValue { return false }
+        if claims.exp.value.timeIntervalSince(claims.iat.value) > rules.maximumLifetime.timeInterval { return false }
         if let audience = rules.audience {
             guard let aud = claims.aud, (try? aud.verifyIntendedAudience(includes: audience)) != nil else { return false }
         } else if claims.aud != nil {
@@ -102,12 +103,6 @@ public struct AttendantTokenVerifier: Sendable {
         }
         if let issuer = rules.issuer, claims.iss?.value != issuer { return false }
         return true
-    }
-}
-
-extension Duration {
-    var secondsValue: TimeInterval {
-        TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
     }
 }
 

@@ -273,7 +273,7 @@ public final class InMemoryStore: GatewayStore {
 
     public func countAttempt(key: String, at now: Date, window: Duration) async throws -> AttemptWindow {
         state.withLock { state in
-            let seconds = Double(window.milliseconds) / 1000
+            let seconds = window.timeInterval
             var current = state.attemptWindows[key] ?? AttemptWindow(count: 0, start: now)
             if now.timeIntervalSince(current.start) >= seconds { current = AttemptWindow(count: 0, start: now) }
             current = AttemptWindow(count: current.count + 1, start: current.start)

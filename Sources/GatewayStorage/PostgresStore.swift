@@ -58,8 +58,7 @@ public final class PostgresStore: GatewayStore {
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = settings.timeout
         // A statement the server has not finished by then is cancelled there too.
-        let milliseconds = settings.timeout.components.seconds * 1000 + settings.timeout.components.attoseconds / 1_000_000_000_000_000
-        configuration.options.additionalStartupParameters = [("statement_timeout", "\(milliseconds)")]
+        configuration.options.additionalStartupParameters = [("statement_timeout", "\(settings.timeout.milliseconds)")]
         return configuration
     }
 
@@ -80,7 +79,7 @@ public final class PostgresStore: GatewayStore {
                 host: settings.host, port: settings.port, username: settings.username, password: settings.password,
                 database: settings.database, tls: mode)
         }
-        configuration.options.connectTimeout = .nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000)
+        configuration.options.connectTimeout = .milliseconds(settings.timeout.milliseconds)
         return configuration
     }
 
@@ -740,11 +739,5 @@ private final class ListeningCount: Sendable {
             return remaining == 0
         }
         if isLast { onAll() }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -54,7 +55,7 @@ public struct URLSessionTransport: HTTPTransport {
         var urlRequest = URLRequest(url: request.url)
         urlRequest.httpMethod = request.method
         urlRequest.httpBody = request.body
-        urlRequest.timeoutInterval = request.timeout.timeIntervalValue
+        urlRequest.timeoutInterval = request.timeout.timeInterval
         for (name, value) in request.headers {
             urlRequest.setValue(value, forHTTPHeaderField: name)
         }
@@ -72,11 +73,5 @@ public struct URLSessionTransport: HTTPTransport {
             if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
         }
         return HTTPResponse(status: http.statusCode, headers: headers, body: data)
-    }
-}
-
-extension Duration {
-    var timeIntervalValue: TimeInterval {
-        TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
     }
 }

@@ -81,7 +81,7 @@ public final class LobbyPresence: Service, Sendable {
         return state.withLock { state in
             if state.openStreams[key] != nil { return true }
             guard let seen = state.lastSeen[key] else { return false }
-            return now.timeIntervalSince(seen) < grace.seconds
+            return now.timeIntervalSince(seen) < grace.timeInterval
         }
     }
 
@@ -146,7 +146,7 @@ public final class LobbyPresence: Service, Sendable {
     /// the first grace after a start (streams reconnect then).
     public func sweep() async {
         let now = sessions.clock.now
-        guard now.timeIntervalSince(startedAt) >= grace.seconds else { return }
+        guard now.timeIntervalSince(startedAt) >= grace.timeInterval else { return }
         do {
             var cursor: SessionCursor?
             repeat {
@@ -173,11 +173,5 @@ public final class LobbyPresence: Service, Sendable {
         state.withLock { state in
             state.lastSeen = state.lastSeen.filter { $0.value >= cutoff || state.openStreams[$0.key] != nil }
         }
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -105,7 +105,7 @@ public final class RoomReconciler: Service, Sendable {
             if let session, session.booking.provider != name || !session.state.isTerminal { continue }
             if session == nil {
                 // Without a session, only a room old enough cannot be one being provisioned now.
-                guard let created = room.createdAt, now.timeIntervalSince(created) >= minimumOrphanAge.seconds
+                guard let created = room.createdAt, now.timeIntervalSince(created) >= minimumOrphanAge.timeInterval
                 else { continue }
             }
             try await inventory.deleteListedRoom(room.id)
