@@ -54,16 +54,19 @@ def create_bookings(base, plan, threads=6):
     return answers, times
 
 
-def repeats_outside_the_kill(arrivals, killed_at, dead_at, window=2.0):
+def repeats_outside_the_kill(arrivals, killed_at, dead_at, window=2.0, accept_lag=1.0):
     """Ids delivered more than once whose first delivery was not within `window` s before the kill
     (or while the killed process was going): the only repeat the gateway allows is a delivery accepted
-    just before a crash, not yet recorded (RELIABILITY.md)."""
+    just before a crash, not yet recorded (RELIABILITY.md). A receiver notes a delivery when it has
+    processed it, which under load can be a moment after the sender wrote its last byte: a first copy
+    noted up to `accept_lag` s after the process died is one the dead process sent."""
     first, count = {}, collections.Counter()
     for event_id, at in arrivals:
         count[event_id] += 1
         first.setdefault(event_id, at)
     repeated = [event_id for event_id, n in count.items() if n > 1]
-    return repeated, [event_id for event_id in repeated if not (killed_at - window <= first[event_id] <= dead_at)]
+    return repeated, [event_id for event_id in repeated
+                      if not (killed_at - window <= first[event_id] <= dead_at + accept_lag)]
 
 
 def test_three_hundred_late_citizens_through_a_replica_kill_get_one_email_and_one_callback_each(tmp_path, database, binary):
