@@ -52,12 +52,17 @@ public struct CompanionAccess: Sendable, Equatable, Codable {
     public var access: AccessCredentials
     public var enteredAt: Date?
     public var admittedAt: Date?
+    /// When the companion, waiting in the lobby, was last taken for gone; nil while present.
+    public var leftAt: Date?
     public var entryURL: String?
 
     public init(id: String, access: AccessCredentials) {
         self.id = id
         self.access = access
     }
+
+    /// In the lobby, present and not admitted yet.
+    public var isWaiting: Bool { enteredAt != nil && admittedAt == nil && leftAt == nil }
 }
 
 /// Who uses a link: the citizen, or one of the companions.

@@ -47,6 +47,9 @@ public enum SessionEvent: Sendable, Equatable {
     case codeRotated(Participant, codeHash: AccessCodeHash)
     /// A companion (`companion-1`, `companion-2`) entered the lobby.
     case companionEntered(String)
+    /// A companion waiting in the lobby was not present for the presence grace (a closed page, a lost
+    /// connection); entering again (`companionEntered`) brings them back.
+    case companionLeft(String)
     /// The attendant admitted a waiting companion; `entryURL` is the provider entry minted for them.
     case companionAdmitted(String, entryURL: String)
     /// The attendant wrote to the waiting citizen.
@@ -105,6 +108,7 @@ public enum SessionEvent: Sendable, Equatable {
         case .codeAccepted: "code_accepted"
         case .codeRotated: "access_code_rotated"
         case .companionEntered(let id): "\(id)_entered"
+        case .companionLeft(let id): "\(id)_left"
         case .companionAdmitted(let id, _): "\(id)_admitted"
         case .messagePosted: "message_posted"
         case .fallbackRequested: "fallback_requested"

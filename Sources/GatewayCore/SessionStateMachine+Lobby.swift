@@ -56,18 +56,28 @@ extension SessionStateMachine {
         session.setCredentials(credentials, of: participant)
     }
 
-    /// A companion keeps the time they first entered the lobby.
+    /// A companion keeps the time they first entered the lobby; one who had left is back.
     func enterCompanion(_ id: String, in session: inout Session, at now: Date) {
         guard let index = session.companions.firstIndex(where: { $0.id == id }) else { return }
         if session.companions[index].enteredAt == nil { session.companions[index].enteredAt = now }
+        session.companions[index].leftAt = nil
     }
 
-    /// Only a companion waiting in the lobby of a live session is admitted.
+    /// Only a companion waiting in the lobby of a live session can leave it; anything else (admitted,
+    /// never entered, gone already, a session over) changes nothing, so that every replica may report it.
+    func companionLeft(_ id: String, in session: inout Session, at now: Date) {
+        guard !session.state.isTerminal, let index = session.companions.firstIndex(where: { $0.id == id }),
+            session.companions[index].isWaiting
+        else { return }
+        session.companions[index].leftAt = now
+    }
+
+    /// Only a companion waiting (and present) in the lobby of a live session is admitted.
     func admitCompanion(_ id: String, entryURL: String, in session: inout Session, at now: Date)
         throws(SessionTransitionRefusal)
     {
         guard !session.state.isTerminal, let index = session.companions.firstIndex(where: { $0.id == id }),
-            session.companions[index].enteredAt != nil, session.companions[index].admittedAt == nil
+            session.companions[index].isWaiting
         else { throw refusal(.notWaiting, session) }
         session.companions[index].admittedAt = now
         session.companions[index].entryURL = entryURL

@@ -306,6 +306,9 @@ public struct SessionStateMachine: Sendable {
             try checkLobby(for: .companion(id), of: session, at: now)
             enterCompanion(id, in: &next, at: now)
 
+        case .companionLeft(let id):
+            companionLeft(id, in: &next, at: now)
+
         case .companionAdmitted(let id, let entryURL):
             try admitCompanion(id, entryURL: entryURL, in: &next, at: now)
 

@@ -279,9 +279,7 @@ struct AgendaResource: Encodable, Sendable {
             companions = zip(session.booking.companions, session.companions).map { companion, access in
                 CompanionItem(
                     id: access.id, role: companion.role.rawValue, name: companion.name,
-                    lobby: .init(
-                        enteredAt: access.enteredAt.map(RFC3339.string(from:)),
-                        admittedAt: access.admittedAt.map(RFC3339.string(from:))))
+                    lobby: .init(access))
             }
         }
     }

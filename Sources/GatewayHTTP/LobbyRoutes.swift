@@ -157,10 +157,18 @@ struct LobbyRoutes: Sendable {
     /// A citizen who left the lobby (a closed page, a lost connection) and shows up again with their
     /// ticket (a stream, a poll) is back in the lobby.
     private func backInLobby(_ session: Session, _ participant: Participant) async -> Session {
-        guard dependencies.presence != nil, participant == .citizen, session.state == .open || session.state == .late,
-            session.lobby.enteredAt != nil
-        else { return session }
-        return (try? await sessions.handle(.citizenEntered, for: session.bookingID, by: .citizen)) ?? session
+        guard dependencies.presence != nil else { return session }
+        let back: SessionEvent
+        switch participant {
+        case .citizen:
+            guard session.state == .open || session.state == .late, session.lobby.enteredAt != nil else { return session }
+            back = .citizenEntered
+        case .companion(let id):
+            guard !session.state.isTerminal, session.companions.first(where: { $0.id == id })?.leftAt != nil
+            else { return session }
+            back = .companionEntered(id)
+        }
+        return (try? await sessions.handle(back, for: session.bookingID, by: .citizen)) ?? session
     }
 
     /// The session and participant of a request that carries a valid lobby ticket for this link.

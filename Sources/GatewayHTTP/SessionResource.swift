@@ -31,14 +31,28 @@ struct SessionResource: Encodable, Sendable {
     struct LobbyBody: Encodable, Sendable {
         let enteredAt: String?
         let admittedAt: String?
+        /// A companion's: when they were taken for gone from the lobby; only present then.
+        var leftAt: String? = nil
+
+        init(enteredAt: String?, admittedAt: String?) {
+            self.enteredAt = enteredAt
+            self.admittedAt = admittedAt
+        }
+
+        init(_ companion: CompanionAccess) {
+            enteredAt = companion.enteredAt.map(RFC3339.string(from:))
+            admittedAt = companion.admittedAt.map(RFC3339.string(from:))
+            leftAt = companion.leftAt.map(RFC3339.string(from:))
+        }
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(enteredAt, forKey: .enteredAt)
             try container.encode(admittedAt, forKey: .admittedAt)
+            try container.encodeIfPresent(leftAt, forKey: .leftAt)
         }
 
-        enum CodingKeys: String, CodingKey { case enteredAt, admittedAt }
+        enum CodingKeys: String, CodingKey { case enteredAt, admittedAt, leftAt }
     }
 
     struct TopicBody: Encodable, Sendable {
@@ -128,9 +142,7 @@ struct SessionResource: Encodable, Sendable {
         companions = zip(session.booking.companions, session.companions).map { companion, access in
             CompanionBody(
                 id: access.id, role: companion.role.rawValue, joinUrl: "\(publicBaseURL)/join/\(access.access.joinToken)",
-                lobby: LobbyBody(
-                    enteredAt: access.enteredAt.map(RFC3339.string(from:)),
-                    admittedAt: access.admittedAt.map(RFC3339.string(from:))),
+                lobby: LobbyBody(access),
                 validationCode: companionCodes[access.id])
         }
     }

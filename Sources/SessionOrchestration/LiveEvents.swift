@@ -197,6 +197,14 @@ public struct LiveEventPublisher: Sendable {
             bus.publish("fallback", to: .citizen, about: session, data: ["channel": .string(channel.rawValue)])
         case .companionEntered(let id), .companionAdmitted(let id, _):
             if let companion = session.companions.first(where: { $0.id == id }) { publishCompanion(companion, in: session) }
+        case .companionLeft(let id):
+            if let companion = session.companions.first(where: { $0.id == id }), companion.leftAt != nil,
+                previous.companions.first(where: { $0.id == id })?.leftAt == nil
+            {
+                bus.publish(
+                    "companion.left", to: .attendants, about: session,
+                    data: ["bookingId": .string(session.bookingID.rawValue), "participant": .string(id)])
+            }
         case .messagePosted:
             if let message = session.lobby.messages.last { publishMessage(message, in: session) }
         case .entryRenewed(let participant, let url):

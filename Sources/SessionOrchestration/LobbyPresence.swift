@@ -9,7 +9,9 @@ import Synchronization
 /// streams is open (or they polled their lobby within the grace). A citizen waiting in the lobby who
 /// has not been present for `grace` has left (`citizenLeft`): the session goes back to `open`, or to
 /// `late` with the fallbacks when the late check has passed; the attendants' console is told. A
-/// citizen who opens their stream again is back in the lobby.
+/// citizen who opens their stream again is back in the lobby. A waiting companion who has not been
+/// present for `grace` has left too (`companionLeft`): the console is told, and they are not admitted
+/// until they are back.
 ///
 /// With replicas, each replica announces its present participants to the others over the live-event
 /// bus every third of the grace, so a citizen whose stream moved to another replica is not taken for
@@ -163,9 +165,36 @@ public final class LobbyPresence: Service, Sendable {
                 }
                 cursor = page.count == 500 ? page.last.map { SessionCursor(after: $0.session) } : nil
             } while cursor != nil
+            for (bookingID, companion) in companionsGone(at: now) {
+                do {
+                    try await sessions.handle(.companionLeft(companion), for: bookingID, by: .system)
+                } catch {
+                    logger.warning(
+                        "could not record that a companion left", metadata: ["booking.id": "\(bookingID)", "error": "\(error)"])
+                }
+            }
             forgetOld(before: now - grace * 10)
         } catch {
             logger.warning("could not check who left the lobby", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Companions this replica has heard of (their streams and polls here, the other replicas'
+    /// announcements) who have not been present for the grace. Each is returned once: they are
+    /// forgotten until they are seen again. The state machine leaves alone a companion who is not
+    /// waiting (admitted, or gone already), so every replica may report the same one.
+    private func companionsGone(at now: Date) -> [(BookingID, String)] {
+        state.withLock { state in
+            var gone: [(BookingID, String)] = []
+            for (key, seen) in state.lastSeen
+            where state.openStreams[key] == nil && now.timeIntervalSince(seen) >= grace.timeInterval {
+                let parts = key.split(separator: " ", maxSplits: 1)
+                guard parts.count == 2, parts[1].hasPrefix("companion-"), let bookingID = BookingID(String(parts[0]))
+                else { continue }
+                gone.append((bookingID, String(parts[1])))
+                state.lastSeen[key] = nil
+            }
+            return gone
         }
     }
 

@@ -29,7 +29,7 @@ extension SessionService {
         _ bookingID: BookingID, _ admission: Admission = .participants([.citizen]), by attendant: AttendantIdentity
     ) async throws -> (Session, hostJoinURL: String, admitted: [Participant]) {
         let session = try await visibleSession(bookingID, to: attendant)
-        let waitingCompanions = session.companions.filter { $0.enteredAt != nil && $0.admittedAt == nil }.map { Participant.companion($0.id) }
+        let waitingCompanions = session.companions.filter(\.isWaiting).map { Participant.companion($0.id) }
         let chosen: [Participant]
         switch admission {
         case .everyoneWaiting:

@@ -21,6 +21,10 @@ enum LobbySlot {
     }
 
     static let companionWaiting: @Sendable (inout Session) -> Void = { $0.companions[0].enteredAt = Slot.inWindow }
+    static let companionGone: @Sendable (inout Session) -> Void = {
+        $0.companions[0].enteredAt = Slot.inWindow
+        $0.companions[0].leftAt = Slot.inWindow + .seconds(30)
+    }
     static let companionAdmitted: @Sendable (inout Session) -> Void = {
         $0.companions[0].enteredAt = Slot.inWindow
         $0.companions[0].admittedAt = Slot.inWindow
@@ -85,6 +89,13 @@ struct LobbyEventTests {
         .init(
             LobbySlot.session(.open), .companionEntered("companion-1"), audit: "companion-1_entered",
             expect: { $0.companions[0].enteredAt == Slot.inWindow && $0.state == .open }),
+        .init(
+            LobbySlot.session(.waiting, LobbySlot.companionWaiting), .companionLeft("companion-1"), audit: "companion-1_left",
+            expect: { $0.companions[0].leftAt == Slot.inWindow && !$0.companions[0].isWaiting }),
+        .init(
+            LobbySlot.session(.open, LobbySlot.companionGone), .companionEntered("companion-1"), at: Slot.start,
+            audit: "companion-1_entered",
+            expect: { $0.companions[0].leftAt == nil && $0.companions[0].enteredAt == Slot.inWindow && $0.companions[0].isWaiting }),
         .init(
             LobbySlot.session(.inProgress, LobbySlot.companionWaiting),
             .companionAdmitted("companion-1", entryURL: LobbySlot.entryURL), at: Slot.start, audit: "companion-1_admitted",
@@ -186,6 +197,10 @@ struct LobbyEventTests {
         rows.append(.init(LobbySlot.session(.waiting), .companionAdmitted("companion-2", entryURL: LobbySlot.entryURL), .notWaiting))
         rows.append(
             .init(
+                LobbySlot.session(.inProgress, LobbySlot.companionGone),
+                .companionAdmitted("companion-1", entryURL: LobbySlot.entryURL), .notWaiting))
+        rows.append(
+            .init(
                 LobbySlot.session(.waiting) { session in
                     session.lobby.messages = (1...100).map { LobbyMessage(id: "m\($0)", text: "…", at: Slot.inWindow) }
                 }, .messagePosted(text: "Mais uma"), .messageLimitReached))
@@ -217,6 +232,22 @@ struct LobbyEventTests {
         #expect(throws: row.refusal) {
             try machine.apply(row.event, to: row.from, at: row.at)
         }
+    }
+
+    @Test("Only a companion waiting in the lobby of a live session can leave it; anything else changes nothing")
+    func companionLeavesOnlyFromTheLobby() throws {
+        let cases: [Session] = [
+            LobbySlot.session(.open),  // never entered
+            LobbySlot.session(.inProgress, LobbySlot.companionAdmitted),
+            LobbySlot.session(.open, LobbySlot.companionGone),
+            LobbySlot.session(.completed, LobbySlot.companionWaiting),
+            LobbySlot.session(.cancelled, LobbySlot.companionWaiting),
+        ]
+        for session in cases {
+            let transition = try machine.apply(.companionLeft("companion-1"), to: session, at: Slot.start)
+            #expect(transition.isNoOp, "\(session.state) \(session.companions[0])")
+        }
+        #expect(try machine.apply(.companionLeft("companion-2"), to: LobbySlot.session(.waiting), at: Slot.start).isNoOp)
     }
 
     @Test("A repeat that changes nothing is a no-op: a companion back in the lobby, a right code with nothing to forget")

@@ -68,6 +68,56 @@ struct PresenceAndQueueTests {
         }
     }
 
+    @Test("A waiting companion not present for the grace has left: audited once, not admitted until back")
+    func companionLeaves() async throws {
+        try await withGateway { gateway in
+            let presence = LobbyPresence(sessions: gateway.sessions, grace: .seconds(10), logger: Logger(label: "test"))
+            let token = try await Attendant.token()
+            try await gateway.test { client in
+                let created = try await client.create("B-1", extra: ["companions": [CompanionTests.interpreter]])
+                let companion = try #require((created.json["companions"] as? [[String: Any]])?.first)
+                let link = String((companion["joinUrl"] as? String ?? "").split(separator: "/").last ?? "")
+                let entered = try await client.call(
+                    .post, "/v1/lobby/\(link)/enter", body: Body.json(["code": companion["validationCode"] as? String ?? ""]), key: nil)
+                #expect(entered.status == .ok)
+            }
+            let booking = BookingID("B-1")!
+            presence.polled(booking, participant: "companion-1")
+            gateway.clock.advance(by: .seconds(9))
+            await presence.sweep()
+            #expect(try await gateway.store.session(for: booking)?.session.companions[0].leftAt == nil, "within the grace")
+
+            let stateBefore = try await gateway.store.session(for: booking)?.session.state
+            let events = gateway.sessions.liveEvents.subscribe(after: nil) { $0.name == "companion.left" }
+            gateway.clock.advance(by: .seconds(2))
+            await presence.sweep()
+            await presence.sweep()  // reported once
+            let left = try #require(try await gateway.store.session(for: booking)?.session)
+            #expect(left.companions[0].leftAt == gateway.clock.now)
+            #expect(left.state == stateBefore, "the citizen's place is their own")
+            let trail = try await gateway.store.auditTrail(for: booking)
+            #expect(trail.filter { $0.event == "companion-1_left" }.count == 1)
+            var iterator = events.events.makeAsyncIterator()
+            let event = try #require(await iterator.next())
+            #expect(event.data["participant"] == .string("companion-1"))
+
+            try await gateway.test { client in
+                let refused = try await client.call(
+                    .post, "/v1/sessions/B-1/admit", body: Body.json(["participants": ["companion-1"]]), key: token)
+                #expect(refused.code == "not_waiting")
+                let agenda = try await client.call(
+                    .get, "/v1/attendant/agenda?date=\(String(Body.RFC3339String(gateway.clock.now).prefix(10)))", key: token)
+                let listed = ((agenda.json["items"] as? [[String: Any]])?.first?["companions"] as? [[String: Any]]) ?? []
+                #expect((listed.first?["lobby"] as? [String: Any])?["leftAt"] is String)
+            }
+
+            // Back (their page polls again): waiting again and admissible.
+            _ = try await gateway.sessions.handle(.companionEntered("companion-1"), for: booking, by: .citizen)
+            let back = try #require(try await gateway.store.session(for: booking)?.session)
+            #expect(back.companions[0].isWaiting)
+        }
+    }
+
     @Test("Leaving after the late check makes the session late with its fallback, once")
     func leftAfterLateCheck() async throws {
         try await withGateway { gateway in

@@ -1,7 +1,7 @@
 /* The agenda of the chosen day: read from GET /v1/attendant/agenda, one table row per booking with
    its time, citizen, subject, state (with the running wait and the fallbacks) and action buttons. */
 import { api, currentToken, problemText, readProblem, SignedOut } from "./console-api.js";
-import { CLOSED, companionsOf, companionWaiting, replaceItems, roleText } from "./console-bookings.js";
+import { CLOSED, companionLeft, companionsOf, companionWaiting, replaceItems, roleText } from "./console-bookings.js";
 import { has, t } from "./console-i18n.js";
 import { announce, noticeAgenda, renderLobby } from "./console-lobby.js";
 import { renderScriptHeader, selectedBooking } from "./console-script.js";
@@ -200,17 +200,29 @@ function companionText(item, c) {
   let line = t("companionLine", { role: roleText(c.role), name: c.name });
   if (companionWaiting(item, c)) {
     line += " — " + t("companionWaiting");
+  } else if (companionLeft(item, c)) {
+    line += " — " + t("leftLobby", { time: formatTime(parseTime(c.lobby.leftAt)) });
   } else if (c.lobby && c.lobby.admittedAt) {
     line += " — " + t("companionAdmitted");
   }
   return line;
 }
 
+function companionState(item, c) {
+  if (companionWaiting(item, c)) {
+    return "w";
+  }
+  if (companionLeft(item, c)) {
+    return "l" + c.lobby.leftAt;
+  }
+  return c.lobby && c.lobby.admittedAt ? "a" : "";
+}
+
 function updateCitizen(cell, item, name) {
   const citizen = item.citizen || {};
   const companions = companionsOf(item);
   const signature = [name, citizen.phone || "", citizen.email || ""]
-    .concat(companions.map((c) => [c.id, c.role, c.name, companionWaiting(item, c) ? "w" : c.lobby && c.lobby.admittedAt ? "a" : ""].join(":")))
+    .concat(companions.map((c) => [c.id, c.role, c.name, companionState(item, c)].join(":")))
     .join("|");
   if (cell.getAttribute("data-signature") === signature) {
     return;
@@ -230,7 +242,7 @@ function updateCitizen(cell, item, name) {
     cell.appendChild(element("span", "contact", t("noContact")));
   }
   companions.forEach((c) => {
-    cell.appendChild(element("span", "contact companion", companionText(item, c)));
+    cell.appendChild(element("span", "contact companion" + (companionLeft(item, c) ? " presence-left" : ""), companionText(item, c)));
   });
 }
 

@@ -35,8 +35,22 @@ export function companionsOf(item) {
   return item && Array.isArray(item.companions) ? item.companions : [];
 }
 
+/** In the lobby, present and not admitted: a companion who left (`lobby.leftAt`) cannot be admitted. */
 export function companionWaiting(item, companion) {
-  return !CLOSED[item.state] && companion.lobby && companion.lobby.enteredAt && !companion.lobby.admittedAt;
+  return !CLOSED[item.state] && companion.lobby && companion.lobby.enteredAt && !companion.lobby.admittedAt &&
+    !companion.lobby.leftAt;
+}
+
+/** Whether the companion was taken for gone from the lobby (their page closed), while the booking is open. */
+export function companionLeft(item, companion) {
+  return !CLOSED[item.state] && companion.lobby && !companion.lobby.admittedAt && companion.lobby.leftAt;
+}
+
+/** "Intérprete Rita Gomes" for companion-1 of booking `id`. */
+export function companionName(id, participant) {
+  const companion = companionsOf(itemOf(id)).filter((c) => c.id === participant)[0];
+  const text = (roleText(companion && companion.role) + " " + (companion ? companion.name : "")).trim();
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** The key of one wait: the booking for the citizen, booking|companion-N for a companion. */

@@ -6,7 +6,7 @@
 import { setUpActions } from "./console-actions.js";
 import { noteBack, noteLeft, refreshAgenda, resetAgenda, scheduleRefresh, setUpAgenda, startAgenda } from "./console-agenda.js";
 import { currentToken, useToken, whenTokenRejected } from "./console-api.js";
-import { itemOf, nameOf, NOT_WAITING, waitKey } from "./console-bookings.js";
+import { companionName, itemOf, nameOf, NOT_WAITING, waitKey } from "./console-bookings.js";
 import { applyStaticTexts, t } from "./console-i18n.js";
 import {
   alertLate,
@@ -27,6 +27,7 @@ const TOKEN_KEY = "console-token";
 
 let periodicTimer = 0;
 let events = null;
+const companionsGone = {}; // booking|companion-N -> true while that companion is taken for gone
 
 /* ---- events: fetch() + the Server-Sent Events parser of common.js, reconnecting with Last-Event-ID ---- */
 
@@ -127,6 +128,10 @@ function onEvent(event) {
       if (id && typeof data.participant !== "string" && noteBack(id)) {
         setStatus(t("citizenBack", { name: nameOf(id) }));
       }
+      if (id && typeof data.participant === "string" && companionsGone[waitKey(id, data.participant)]) {
+        delete companionsGone[waitKey(id, data.participant)];
+        setStatus(t("companionBack", { who: companionName(id, data.participant), name: nameOf(id) }));
+      }
       onCitizenWaiting(id, typeof data.participant === "string" ? data.participant : null);
       break;
     case "call.participant":
@@ -138,6 +143,14 @@ function onEvent(event) {
       if (id) {
         noteLeft(id);
         setStatus(t("citizenLeft", { name: nameOf(id) }));
+      }
+      break;
+    case "companion.left":
+      if (id && typeof data.participant === "string") {
+        companionsGone[waitKey(id, data.participant)] = true;
+        forgetWait(waitKey(id, data.participant));
+        setStatus(t("companionLeft", { who: companionName(id, data.participant), name: nameOf(id) }));
+        scheduleRefresh();
       }
       break;
     case "session.late":
