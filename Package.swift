@@ -35,8 +35,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "CSQLite",
+            linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
+        .target(
             name: "GatewayStorage",
             dependencies: [
+                "CSQLite",
                 "GatewayCore",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -5,28 +5,24 @@ import SQLiteNIO
 
 /// The embedded default store: one SQLite file in WAL mode.
 public final class SQLiteStore: GatewayStore {
-    /// The one writer; every transaction runs here, one at a time.
-    private let connection: SQLiteConnection
-    private let transactionLock = AsyncSerialLock()
+    /// The one writer: transactions are written by it in batches (group commit), each whole on its queue.
+    private let writer: SQLiteWriter
     /// Reads go to a connection of their own: in WAL mode they see the last commit and never wait
     /// behind the writer.
     private let reader: SQLiteConnection
     private let readLock = AsyncSerialLock()
     private let codec = SessionCodec()
 
-    private init(connection: SQLiteConnection, reader: SQLiteConnection) {
-        self.connection = connection
+    private init(writer: SQLiteWriter, reader: SQLiteConnection) {
+        self.writer = writer
         self.reader = reader
     }
 
     deinit {
-        // A store dropped without `close()` (a test, a failed start) still releases its file.
-        let connection = self.connection
+        // A store dropped without `close()` (a test, a failed start) still releases its file (the
+        // writer closes its connection when it goes).
         let reader = self.reader
-        Task {
-            try? await connection.close()
-            try? await reader.close()
-        }
+        Task { try? await reader.close() }
     }
 
     /// Opens (creating if needed) the database at `path`, in WAL mode. Does not migrate.
@@ -34,20 +30,20 @@ public final class SQLiteStore: GatewayStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         do {
-            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            _ = try await connection.query("PRAGMA journal_mode = WAL")
+            let writer = try SQLiteWriter(path: path)
+            try await writer.outsideTransaction { connection in
+                try connection.execute("PRAGMA journal_mode = WAL")
+                // FULL: a commit is on disk before the answer that depends on it (a power loss keeps it too).
+                try connection.execute("PRAGMA synchronous = FULL")
+                try connection.execute("PRAGMA busy_timeout = 5000")
+                // Erased personal data is overwritten, not just unlinked (see `apply`).
+                try connection.execute("PRAGMA secure_delete = ON")
+                try connection.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            }
             let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             _ = try await reader.query("PRAGMA busy_timeout = 5000")
-            let store = SQLiteStore(connection: connection, reader: reader)
-            // FULL: a commit is on disk before the answer that depends on it (a power loss keeps it too).
-            _ = try await connection.query("PRAGMA synchronous = FULL")
-            _ = try await connection.query("PRAGMA busy_timeout = 5000")
-            // Erased personal data is overwritten, not just unlinked (see `apply`).
-            _ = try await connection.query("PRAGMA secure_delete = ON")
-            _ = try await connection.query(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
-            )
-            return store
+            return SQLiteStore(writer: writer, reader: reader)
         } catch let error as SQLiteError {
             throw StoreError.unavailable(error.message)
         }
@@ -114,15 +110,15 @@ public final class SQLiteStore: GatewayStore {
         let data = try codec.encode(session)
         let stored: StoredSession = try await transaction { connection in
             if let receipt = change.webhookReceipt {
-                guard try await Self.insertReceipt(receipt, on: connection) else { throw StoreError.duplicateWebhookEvent }
+                guard try Self.insertReceipt(receipt, on: connection) else { throw StoreError.duplicateWebhookEvent }
             }
             let version: Int
             var previous: Session?
             if let expected = change.expectedVersion {
                 version = expected + 1
-                previous = try await connection.query("SELECT data FROM sessions WHERE booking_id = ?", [.text(id)])
-                    .first?.column("data")?.string.map(codec.decode)
-                _ = try await connection.query(
+                previous = try connection.query("SELECT data FROM sessions WHERE booking_id = ?", [.text(id)])
+                    .first?.column("data")?.string.map(self.codec.decode)
+                _ = try connection.query(
                     """
                     UPDATE sessions SET state = ?, service = ?, starts_at = ?, join_token = ?, cancel_token = ?,
                         version = ?, data = ?, provider_room_id = ?
@@ -135,16 +131,16 @@ public final class SQLiteStore: GatewayStore {
                         .text(data), session.room.providerRoomID.map { .text($0) } ?? .null, .text(id),
                         .integer(expected),
                     ])
-                let changed = try await connection.query("SELECT changes() AS n")
+                let changed = try connection.query("SELECT changes() AS n")
                 guard changed.first?.column("n")?.integer == 1 else {
                     throw StoreError.versionConflict(session.bookingID)
                 }
             } else {
                 version = 1
-                let existing = try await connection.query(
+                let existing = try connection.query(
                     "SELECT 1 FROM sessions WHERE booking_id = ?", [.text(id)])
                 guard existing.isEmpty else { throw StoreError.alreadyExists(session.bookingID) }
-                _ = try await connection.query(
+                _ = try connection.query(
                     """
                     INSERT INTO sessions (booking_id, state, service, starts_at, join_token, cancel_token, version, data,
                         provider_room_id)
@@ -157,14 +153,14 @@ public final class SQLiteStore: GatewayStore {
                         session.room.providerRoomID.map { .text($0) } ?? .null,
                     ])
             }
-            _ = try await connection.query("DELETE FROM participant_tokens WHERE booking_id = ?", [.text(id)])
+            _ = try connection.query("DELETE FROM participant_tokens WHERE booking_id = ?", [.text(id)])
             for companion in session.companions {
-                _ = try await connection.query(
+                _ = try connection.query(
                     "INSERT INTO participant_tokens (token, booking_id) VALUES (?, ?)",
                     [.text(companion.access.joinToken), .text(id)])
             }
             for record in change.audit {
-                _ = try await connection.query(
+                _ = try connection.query(
                     "INSERT INTO audit_events (booking_id, at, actor, event, from_state, to_state) VALUES (?, ?, ?, ?, ?, ?)",
                     [
                         .text(record.bookingID.rawValue), .integer(Int(record.at.millisecondsSince1970)),
@@ -173,18 +169,18 @@ public final class SQLiteStore: GatewayStore {
                     ])
             }
             if change.cancelsPendingDeadlines {
-                _ = try await connection.query(
+                _ = try connection.query(
                     "DELETE FROM jobs WHERE booking_id = ? AND state = 'pending' AND kind LIKE 'deadline.%'",
                     [.text(id)])
             }
             // The completed job first: a job that arms its own next run (a renewal) re-arms a finished job.
             if let jobID = change.completesJob {
-                _ = try await connection.query(
+                _ = try connection.query(
                     "UPDATE jobs SET state = 'done', locked_until = NULL, payload = NULL WHERE id = ?",
                     [.integer(Int(jobID))])
             }
             for job in change.jobs {
-                _ = try await connection.query(
+                _ = try connection.query(
                     """
                     INSERT INTO jobs (booking_id, kind, generation, due_at, state, attempts, payload)
                     VALUES (?, ?, ?, ?, 'pending', 0, ?)
@@ -200,9 +196,9 @@ public final class SQLiteStore: GatewayStore {
             }
             for (key, counts) in ReportFigures.delta(from: previous, to: session) {
                 let waits = counts.filter { $0.key.hasPrefix(ReportFigures.waitPrefix) }
-                if !waits.isEmpty { try await Self.addWaits(waits, to: key, on: connection) }
+                if !waits.isEmpty { try Self.addWaits(waits, to: key, on: connection) }
                 for (metric, value) in counts where !metric.hasPrefix(ReportFigures.waitPrefix) {
-                    _ = try await connection.query(
+                    _ = try connection.query(
                         """
                         INSERT INTO report_counts (service, day, metric, value) VALUES (?, ?, ?, ?)
                         ON CONFLICT (day, service, metric) DO UPDATE SET value = report_counts.value + excluded.value
@@ -243,38 +239,38 @@ public final class SQLiteStore: GatewayStore {
         async throws -> Bool
     {
         try await transaction { connection in
-            try await Self.insertReceipt(
+            try Self.insertReceipt(
                 WebhookReceipt(provider: provider, eventID: eventID, at: date, forgettingBefore: cutoff), on: connection)
         }
     }
 
     /// Forgets receipts past the replay window and stores this one; `false` when it was stored already.
-    private static func insertReceipt(_ receipt: WebhookReceipt, on connection: SQLiteConnection) async throws -> Bool {
-        _ = try await connection.query(
+    private static func insertReceipt(_ receipt: WebhookReceipt, on connection: SQLiteWriter.Connection) throws -> Bool {
+        _ = try connection.query(
             "DELETE FROM webhook_receipts WHERE received_at < ?", [.integer(Int(receipt.forgettingBefore.millisecondsSince1970))])
-        _ = try await connection.query(
+        _ = try connection.query(
             "INSERT INTO webhook_receipts (provider, event_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [.text(receipt.provider), .text(receipt.eventID), .integer(Int(receipt.at.millisecondsSince1970))])
-        return try await connection.query("SELECT changes() AS n").first?.column("n")?.integer == 1
+        return try connection.query("SELECT changes() AS n").first?.column("n")?.integer == 1
     }
 
     public func removeSession(_ bookingID: BookingID) async throws {
         _ = try await transaction { connection in
-            if let old = try await connection.query(
+            if let old = try connection.query(
                 "SELECT data FROM sessions WHERE booking_id = ?", [.text(bookingID.rawValue)]
-            ).first?.column("data")?.string.map(codec.decode) {
+            ).first?.column("data")?.string.map(self.codec.decode) {
                 let figures = ReportFigures(old)
                 let waits = figures.counts.filter { $0.key.hasPrefix(ReportFigures.waitPrefix) }.mapValues { -$0 }
-                if !waits.isEmpty { try await Self.addWaits(waits, to: figures.key, on: connection) }
+                if !waits.isEmpty { try Self.addWaits(waits, to: figures.key, on: connection) }
                 for (metric, value) in figures.counts where !metric.hasPrefix(ReportFigures.waitPrefix) {
-                    _ = try await connection.query(
+                    _ = try connection.query(
                         "UPDATE report_counts SET value = value - ? WHERE day = ? AND service = ? AND metric = ?",
                         [.integer(value), .text(figures.key.day), .text(figures.key.service), .text(metric)])
                 }
             }
             // The audit trail stays (it is append-only).
             for table in ["sessions", "jobs", "participant_tokens"] {
-                _ = try await connection.query("DELETE FROM \(table) WHERE booking_id = ?", [.text(bookingID.rawValue)])
+                _ = try connection.query("DELETE FROM \(table) WHERE booking_id = ?", [.text(bookingID.rawValue)])
             }
         }
     }
@@ -338,14 +334,14 @@ public final class SQLiteStore: GatewayStore {
     }
 
     /// Adds signed wait-bucket counts to a service and day's histogram row.
-    private static func addWaits(_ waits: [String: Int], to key: ReportFigures.Key, on connection: SQLiteConnection)
-        async throws
+    private static func addWaits(_ waits: [String: Int], to key: ReportFigures.Key, on connection: SQLiteWriter.Connection)
+        throws
     {
-        let stored = try await connection.query(
+        let stored = try connection.query(
             "SELECT buckets FROM report_waits WHERE day = ? AND service = ?", [.text(key.day), .text(key.service)]
         ).first?.column("buckets")?.string
         let text = ReportWaitBuckets.adding(waits, to: stored)
-        _ = try await connection.query(
+        _ = try connection.query(
             """
             INSERT INTO report_waits (service, day, buckets) VALUES (?, ?, ?)
             ON CONFLICT (day, service) DO UPDATE SET buckets = excluded.buckets
@@ -358,7 +354,7 @@ public final class SQLiteStore: GatewayStore {
         let nowMillis = Int(now.millisecondsSince1970)
         let windowStartAfter = nowMillis - Int(window.milliseconds)
         return try await transaction { connection in
-            let row = try await connection.query(
+            let row = try connection.query(
                 """
                 INSERT INTO attempt_windows (key, window_start, count) VALUES (?, ?, 1)
                 ON CONFLICT (key) DO UPDATE SET
@@ -372,7 +368,7 @@ public final class SQLiteStore: GatewayStore {
                 throw StoreError.unavailable("attempt counter did not answer")
             }
             if count == 1 {
-                _ = try await connection.query(
+                _ = try connection.query(
                     "DELETE FROM attempt_windows WHERE window_start <= ?", [.integer(windowStartAfter)])
             }
             return AttemptWindow(count: count, start: Date(millisecondsSince1970: Int64(start)))
@@ -384,7 +380,7 @@ public final class SQLiteStore: GatewayStore {
     public func claimDueJobs(at now: Date, limit: Int, leaseUntil: Date) async throws -> [Job] {
         let nowMillis = Int(now.millisecondsSince1970)
         return try await transaction { connection in
-            let rows = try await connection.query(
+            let rows = try connection.query(
                 """
                 SELECT id FROM jobs
                 WHERE (state = 'pending' AND due_at <= ?) OR (state = 'running' AND locked_until <= ?)
@@ -394,7 +390,7 @@ public final class SQLiteStore: GatewayStore {
             var claimed: [Job] = []
             for row in rows {
                 guard let id = row.column("id")?.integer else { continue }
-                let updated = try await connection.query(
+                let updated = try connection.query(
                     """
                     UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = ? WHERE id = ?
                     RETURNING id, booking_id, kind, generation, due_at, state, attempts, last_error, payload
@@ -410,7 +406,7 @@ public final class SQLiteStore: GatewayStore {
         guard !jobIDs.isEmpty else { return }
         let placeholders = Array(repeating: "?", count: jobIDs.count).joined(separator: ", ")
         _ = try await transaction { connection in
-            try await connection.query(
+            try connection.query(
                 "UPDATE jobs SET locked_until = ? WHERE state = 'running' AND id IN (\(placeholders))",
                 [.integer(Int(leaseUntil.millisecondsSince1970))] + jobIDs.map { .integer(Int($0)) })
         }
@@ -420,7 +416,7 @@ public final class SQLiteStore: GatewayStore {
         guard !jobs.isEmpty else { return }
         try await transaction { connection in
             for job in jobs {
-                _ = try await connection.query(
+                _ = try connection.query(
                     """
                     UPDATE jobs SET state = 'pending', locked_until = NULL, attempts = MAX(attempts - 1, 0)
                     WHERE id = ? AND state = 'running'
@@ -448,7 +444,7 @@ public final class SQLiteStore: GatewayStore {
                 [.text(error), .integer(Int(job.id))]
             )
         }
-        _ = try await transaction { connection in try await connection.query(sql, binds) }
+        _ = try await transaction { connection in try connection.query(sql, binds) }
     }
 
     public func jobs(for bookingID: BookingID) async throws -> [Job] {
@@ -473,15 +469,15 @@ public final class SQLiteStore: GatewayStore {
     public func migrate() async throws -> [Int] {
         try await transaction { connection in
             let applied = Set(
-                try await connection.query("SELECT version FROM schema_migrations").compactMap {
+                try connection.query("SELECT version FROM schema_migrations").compactMap {
                     $0.column("version")?.integer
                 })
             var appliedNow: [Int] = []
             for migration in Migrations.all where !applied.contains(migration.version) {
                 for statement in migration.statements {
-                    _ = try await connection.query(statement)
+                    _ = try connection.query(statement)
                 }
-                _ = try await connection.query(
+                _ = try connection.query(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     [.integer(migration.version), .integer(Int(Date().millisecondsSince1970))])
                 appliedNow.append(migration.version)
@@ -496,20 +492,15 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func close() async throws {
-        try await connection.close()
+        await writer.close()
         try await reader.close()
     }
 
     // MARK: Helpers
 
-    private func query(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteRow] {
-        try await transactionLock.withLock {
-            do {
-                return try await connection.query(sql, binds)
-            } catch let error as SQLiteError {
-                throw StoreError.unavailable(error.message)
-            }
-        }
+    /// One statement on the writer, outside any transaction.
+    private func query(_ sql: String, _ binds: [SQLiteData]) async throws -> [WriterRow] {
+        try await writer.outsideTransaction { connection in try connection.query(sql, binds) }
     }
 
     /// A read on the reader connection: the last committed state, without waiting for the writer.
@@ -523,33 +514,20 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    /// Runs `body` in one `BEGIN IMMEDIATE` transaction; rolls back when it throws.
-    private func transaction<T: Sendable>(_ body: (SQLiteConnection) async throws -> T) async throws -> T {
-        try await transactionLock.withLock {
-            do {
-                _ = try await connection.query("BEGIN IMMEDIATE")
-                do {
-                    let result = try await body(connection)
-                    _ = try await connection.query("COMMIT")
-                    return result
-                } catch {
-                    _ = try? await connection.query("ROLLBACK")
-                    throw error
-                }
-            } catch let error as SQLiteError {
-                throw StoreError.unavailable(error.message)
-            }
-        }
+    /// Runs `body` as one transaction on the writer (batched with others, alone in its savepoint);
+    /// nothing of it is kept when it throws.
+    private func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteWriter.Connection) throws -> T) async throws -> T {
+        try await writer.transaction(body)
     }
 
-    private func decodeSession(_ row: SQLiteRow) throws -> StoredSession {
+    private func decodeSession(_ row: some SQLiteColumns) throws -> StoredSession {
         guard let data = row.column("data")?.string, let version = row.column("version")?.integer else {
             throw StoreError.unavailable("session row is incomplete")
         }
         return StoredSession(session: try codec.decode(data), version: version)
     }
 
-    private static func decodeJob(_ row: SQLiteRow) throws -> Job {
+    private static func decodeJob(_ row: some SQLiteColumns) throws -> Job {
         guard let id = row.column("id")?.integer,
             let booking = row.column("booking_id")?.string.flatMap(BookingID.init),
             let kind = row.column("kind")?.string.flatMap(JobKind.init),
