@@ -38,17 +38,49 @@ public struct SMTPConfiguration: Sendable {
 /// SMTP through libcurl's easy interface. libcurl blocks, so each send runs on a thread of its own,
 /// never on the threads of Swift's concurrency pool or Dispatch's shared ones: a relay that hangs holds
 /// its own threads, not the gateway. At most `maximumConcurrentSends` run at once; the others wait
-/// without holding a thread.
+/// without holding a thread. The easy handles of successful sends are kept for the next ones: libcurl
+/// keeps each one's connection to the relay open, so a burst of messages (a thousand late citizens)
+/// skips a connection, `EHLO` and STARTTLS per message. A failed send drops its handle and connection.
 public final class CurlSMTPMailer: MailTransport {
     private let configuration: SMTPConfiguration
     private let slots: AsyncSlots
+    private let maximumIdleHandles: Int
+    private let idleHandles = Mutex<[EasyHandle]>([])
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
     public init(configuration: SMTPConfiguration, maximumConcurrentSends: Int = 8) {
         self.configuration = configuration
         slots = AsyncSlots(maximumConcurrentSends)
+        maximumIdleHandles = max(1, maximumConcurrentSends)
         _ = Self.globalInit
+    }
+
+    /// One libcurl easy handle, with the connection libcurl keeps open on it.
+    private final class EasyHandle: @unchecked Sendable {
+        let raw: UnsafeMutableRawPointer
+
+        init?() {
+            guard let raw = curl_easy_init() else { return nil }
+            self.raw = raw
+        }
+
+        deinit { curl_easy_cleanup(raw) }
+    }
+
+    /// A kept handle (its options cleared, its connection kept), or a new one.
+    private func takeHandle() -> EasyHandle? {
+        if let kept = idleHandles.withLock({ $0.popLast() }) {
+            curl_easy_reset(kept.raw)
+            return kept
+        }
+        return EasyHandle()
+    }
+
+    private func keep(_ handle: EasyHandle) {
+        idleHandles.withLock { idle in
+            if idle.count < maximumIdleHandles { idle.append(handle) }
+        }
     }
 
     public func send(_ message: MailMessage) async throws {
@@ -76,8 +108,8 @@ public final class CurlSMTPMailer: MailTransport {
     }
 
     private func sendBlocking(_ message: MailMessage) throws {
-        guard let handle = curl_easy_init() else { throw NotificationError.temporary("smtp: libcurl unavailable") }
-        defer { curl_easy_cleanup(handle) }
+        guard let easy = takeHandle() else { throw NotificationError.temporary("smtp: libcurl unavailable") }
+        let handle = easy.raw
         let reader = Reader(message.rendered())
         var recipients: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "<\(message.to.address)>")
         defer { curl_slist_free_all(recipients) }
@@ -119,7 +151,10 @@ public final class CurlSMTPMailer: MailTransport {
 
         let result = withExtendedLifetime(reader) { curl_easy_perform(handle) }
         recipients = recipients ?? nil
-        guard result != CURLE_OK else { return }
+        guard result != CURLE_OK else {
+            keep(easy)
+            return
+        }
         let reply = ccurl_response_code(handle)
         let reason = "smtp: \(String(cString: curl_easy_strerror(result)))" + (reply > 0 ? " (\(reply))" : "")
         switch result {
