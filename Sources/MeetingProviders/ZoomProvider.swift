@@ -167,7 +167,7 @@ public struct ZoomProvider: MeetingProvider {
 
     /// One page of the host's scheduled meetings (valid previous, live and upcoming), 300 a page:
     /// `GET /users/{userId}/meetings?type=scheduled&page_size=300[&next_page_token=…]`.
-    func meetingPage(after pageToken: String?) async throws -> MeetingPage {
+    func meetingPage(after pageToken: String?) async throws -> ZoomMeetingPage {
         var components = URLComponents(url: url("users", configuration.userID, "meetings"), resolvingAgainstBaseURL: false)
         components?.queryItems =
             [URLQueryItem(name: "type", value: "scheduled"), URLQueryItem(name: "page_size", value: "300")]
@@ -175,7 +175,7 @@ public struct ZoomProvider: MeetingProvider {
         guard let listURL = components?.url else { throw ProviderError.invalidResponse("zoom: bad meeting list URL") }
         let response = try await client.send("GET", listURL)
         guard response.status == 200 else { throw failure(response) }
-        return try http.decode(MeetingPage.self, from: response)
+        return try http.decode(ZoomMeetingPage.self, from: response)
     }
 
     private func meeting(_ id: String) async throws -> Meeting {
@@ -243,7 +243,7 @@ private struct MeetingRequest: Encodable {
 }
 
 /// Zoom's meeting id is a 64-bit number; some answers carry it as a string.
-struct MeetingID: Decodable {
+struct ZoomMeetingID: Decodable {
     let value: String
 
     init(from decoder: any Decoder) throws {
@@ -261,7 +261,7 @@ private struct Meeting: Decodable {
         let auto_recording: String?
     }
 
-    let id: MeetingID
+    let id: ZoomMeetingID
     let topic: String?
     let join_url: String?
     let start_url: String?
@@ -269,9 +269,9 @@ private struct Meeting: Decodable {
 }
 
 /// `GET /users/{userId}/meetings`'s answer (Zoom OpenAPI operation `meetings`).
-struct MeetingPage: Decodable {
+struct ZoomMeetingPage: Decodable {
     struct Listed: Decodable {
-        let id: MeetingID
+        let id: ZoomMeetingID
         let topic: String?
         let created_at: String?
     }
