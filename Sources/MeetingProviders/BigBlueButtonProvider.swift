@@ -13,6 +13,10 @@ import FoundationXML
 /// within minutes, so the gateway creates it when the room is provisioned and again on admission,
 /// right before it signs the join URLs (citizens as guests who wait for the moderator).
 public struct BigBlueButtonProvider: MeetingProvider {
+    /// `meta_origin` of every meeting the gateway creates: how the reconciler tells them from others on
+    /// the same server (BigBlueButton answers it as `<metadata><origin>`).
+    public static let origin = "video-gateway"
+
     public enum ChecksumAlgorithm: String, Sendable, CaseIterable {
         case sha1, sha256, sha384, sha512
     }
@@ -85,8 +89,13 @@ public struct BigBlueButtonProvider: MeetingProvider {
     }
 
     public func deleteRoom(for spec: RoomSpec, providerRoomID: String?) async throws {
-        let answer = try await call("end", [("meetingID", providerRoomID ?? spec.bookingID.rawValue)])
-        if answer.succeeded || answer.messageKey == "notFound" { return }  // not running is already ended
+        try await endMeeting(providerRoomID ?? spec.bookingID.rawValue)
+    }
+
+    /// `end`: BigBlueButton has no delete; a meeting that is not running (`notFound`) is already ended.
+    func endMeeting(_ meetingID: String) async throws {
+        let answer = try await call("end", [("meetingID", meetingID)])
+        if answer.succeeded || answer.messageKey == "notFound" { return }
         throw answer.error
     }
 
@@ -141,7 +150,7 @@ public struct BigBlueButtonProvider: MeetingProvider {
                 ("meetingID", spec.bookingID.rawValue),
                 ("record", "false"), ("autoStartRecording", "false"), ("allowStartStopRecording", "false"),
                 ("guestPolicy", "ASK_MODERATOR"), ("duration", String(max(1, minutes))),
-                ("meta_origin", "video-gateway"),
+                ("meta_origin", Self.origin),
             ])
         guard answer.succeeded else { throw answer.error }
         guard let createTime = answer.fields["createTime"] else {
@@ -151,12 +160,18 @@ public struct BigBlueButtonProvider: MeetingProvider {
     }
 
     private func call(_ name: String, _ parameters: [(String, String)]) async throws -> BBBAnswer {
-        let response = try await http.send("GET", signedURL(name, parameters))
-        guard response.status == 200 else { throw http.failure(response) }
+        let response = try await signedGet(name, parameters)
         guard let answer = BBBAnswer(xml: response.body) else {
             throw ProviderError.invalidResponse("bigbluebutton: \(name) answered with something that is not its XML")
         }
         return answer
+    }
+
+    /// A signed GET of `name`, answered 200 (any other status is the typed failure).
+    func signedGet(_ name: String, _ parameters: [(String, String)]) async throws -> HTTPResponse {
+        let response = try await http.send("GET", signedURL(name, parameters))
+        guard response.status == 200 else { throw http.failure(response) }
+        return response
     }
 }
 

@@ -19,4 +19,14 @@ public protocol RoomInventory: Sendable {
     func listGatewayRooms() async throws -> [ListedRoom]
     /// Deletes a room by its id (gone already counts as deleted).
     func deleteListedRoom(_ id: String) async throws
+    /// Whether the list shows every room the provider keeps for the gateway, started or not, so that a
+    /// live session's room absent from it is gone. `false` for a provider that lists only running
+    /// meetings (BigBlueButton): the reconciler then deletes orphans there but never makes a room again
+    /// because the list lacks it.
+    var listsRoomsNotStarted: Bool { get }
+}
+
+extension RoomInventory {
+    /// Daily, Zoom and the simulator list rooms whether or not anyone has joined them.
+    public var listsRoomsNotStarted: Bool { true }
 }

@@ -8,7 +8,15 @@ import GatewayCore
 /// create call, and a retried job looks that id up instead of creating a second meeting. A meeting whose
 /// create answer was lost (a timeout, a crash before the write) is found again in the host's meeting list
 /// by its topic, which names the booking, before any new meeting is created or a cancelled booking let go.
+///
+/// Every topic starts with `topicMark` (`[video-gateway] <service> <booking id>`), which is how the
+/// reconciler tells the gateway's meetings from the host's own (see `ZoomProvider+RoomInventory.swift`).
+/// Meetings made before the mark existed carry `<service> <booking id>` alone: they are still found by
+/// that topic, and get the mark the next time the gateway updates them or finds them by their recorded id
+/// (which the reconciler's first round after the upgrade causes, taking them for missing).
 public struct ZoomProvider: MeetingProvider {
+    /// The start of every topic the gateway gives a meeting.
+    public static let topicMark = "[video-gateway] "
     /// The host's meeting list is read at most this many pages of 300 deep when looking for a meeting
     /// whose create answer was lost.
     static let maximumListPages = 10
@@ -59,9 +67,11 @@ public struct ZoomProvider: MeetingProvider {
         -> ProvisionedRoom
     {
         if let knownRoomID, let existing = try await meetingIfPresent(knownRoomID) {
+            // A meeting made before the topic mark gets it now, so that the reconciler lists it.
+            if existing.topic?.hasPrefix(Self.topicMark) == false { return try await updateRoom(knownRoomID, for: spec) }
             return try provisioned(existing)
         }
-        if let lost = try await meetingID(named: MeetingRequest.topic(for: spec)) {
+        if let lost = try await meetingID(named: MeetingRequest.topics(for: spec)) {
             // Created by an earlier try whose answer never arrived: record it and bring it up to date.
             try await roomCreated(lost)
             return try await updateRoom(lost, for: spec)
@@ -90,8 +100,14 @@ public struct ZoomProvider: MeetingProvider {
 
     public func deleteRoom(for spec: RoomSpec, providerRoomID: String?) async throws {
         // Without a recorded id, a meeting created by a try whose answer was lost may still exist.
-        let found = if let providerRoomID { providerRoomID } else { try await meetingID(named: MeetingRequest.topic(for: spec)) }
+        let found = if let providerRoomID { providerRoomID } else { try await meetingID(named: MeetingRequest.topics(for: spec)) }
         guard let providerRoomID = found else { return }
+        try await endAndDelete(providerRoomID)
+    }
+
+    /// Ends the meeting for everyone, then deletes it (Zoom refuses to delete a meeting in progress, code
+    /// 3002); a meeting already gone (404) counts as deleted.
+    func endAndDelete(_ providerRoomID: String) async throws {
         let end = try await client.send(
             "PUT", url("meetings", providerRoomID, "status"), json: try http.json(["action": "end"]))
         switch end.status {
@@ -137,23 +153,29 @@ public struct ZoomProvider: MeetingProvider {
         parts.reduce(configuration.apiBaseURL) { $0.appendingPathComponent($1) }
     }
 
-    /// The id of the host's scheduled meeting with this topic, read from `GET /users/{userId}/meetings`.
-    private func meetingID(named topic: String) async throws -> String? {
+    /// The id of the host's scheduled meeting with one of these topics.
+    private func meetingID(named topics: [String]) async throws -> String? {
         var pageToken: String?
         for _ in 0..<Self.maximumListPages {
-            var components = URLComponents(url: url("users", configuration.userID, "meetings"), resolvingAgainstBaseURL: false)
-            components?.queryItems =
-                [URLQueryItem(name: "type", value: "scheduled"), URLQueryItem(name: "page_size", value: "300")]
-                + (pageToken.map { [URLQueryItem(name: "next_page_token", value: $0)] } ?? [])
-            guard let listURL = components?.url else { throw ProviderError.invalidResponse("zoom: bad meeting list URL") }
-            let response = try await client.send("GET", listURL)
-            guard response.status == 200 else { throw failure(response) }
-            let page = try http.decode(MeetingPage.self, from: response)
-            if let found = page.meetings?.first(where: { $0.topic == topic }) { return found.id.value }
+            let page = try await meetingPage(after: pageToken)
+            if let found = page.meetings?.first(where: { $0.topic.map(topics.contains) ?? false }) { return found.id.value }
             guard let next = page.next_page_token, !next.isEmpty else { return nil }
             pageToken = next
         }
         return nil
+    }
+
+    /// One page of the host's scheduled meetings (valid previous, live and upcoming), 300 a page:
+    /// `GET /users/{userId}/meetings?type=scheduled&page_size=300[&next_page_token=…]`.
+    func meetingPage(after pageToken: String?) async throws -> ZoomMeetingPage {
+        var components = URLComponents(url: url("users", configuration.userID, "meetings"), resolvingAgainstBaseURL: false)
+        components?.queryItems =
+            [URLQueryItem(name: "type", value: "scheduled"), URLQueryItem(name: "page_size", value: "300")]
+            + (pageToken.map { [URLQueryItem(name: "next_page_token", value: $0)] } ?? [])
+        guard let listURL = components?.url else { throw ProviderError.invalidResponse("zoom: bad meeting list URL") }
+        let response = try await client.send("GET", listURL)
+        guard response.status == 200 else { throw failure(response) }
+        return try http.decode(ZoomMeetingPage.self, from: response)
     }
 
     private func meeting(_ id: String) async throws -> Meeting {
@@ -204,8 +226,14 @@ private struct MeetingRequest: Encodable {
     let timezone = "UTC"
     let settings = Settings()
 
-    /// Service and booking id only (no personal data); it is also how a meeting is found again.
-    static func topic(for spec: RoomSpec) -> String { "\(spec.service) \(spec.bookingID.rawValue)" }
+    /// The mark, then service and booking id only (no personal data); it is also how a meeting is found again.
+    static func topic(for spec: RoomSpec) -> String { ZoomProvider.topicMark + legacyTopic(for: spec) }
+
+    /// The topic of a meeting made before the mark existed.
+    static func legacyTopic(for spec: RoomSpec) -> String { "\(spec.service) \(spec.bookingID.rawValue)" }
+
+    /// Both, the current one first.
+    static func topics(for spec: RoomSpec) -> [String] { [topic(for: spec), legacyTopic(for: spec)] }
 
     init(spec: RoomSpec) {
         topic = Self.topic(for: spec)
@@ -215,7 +243,7 @@ private struct MeetingRequest: Encodable {
 }
 
 /// Zoom's meeting id is a 64-bit number; some answers carry it as a string.
-private struct MeetingID: Decodable {
+struct ZoomMeetingID: Decodable {
     let value: String
 
     init(from decoder: any Decoder) throws {
@@ -233,16 +261,19 @@ private struct Meeting: Decodable {
         let auto_recording: String?
     }
 
-    let id: MeetingID
+    let id: ZoomMeetingID
+    let topic: String?
     let join_url: String?
     let start_url: String?
     let settings: Settings?
 }
 
-private struct MeetingPage: Decodable {
+/// `GET /users/{userId}/meetings`'s answer (Zoom OpenAPI operation `meetings`).
+struct ZoomMeetingPage: Decodable {
     struct Listed: Decodable {
-        let id: MeetingID
+        let id: ZoomMeetingID
         let topic: String?
+        let created_at: String?
     }
 
     let next_page_token: String?

@@ -12,7 +12,9 @@ import Synchronization
 /// - a room with no session behind it, or whose session is over, is an orphan (an answer lost at the
 ///   last attempt, a crash, a manual change): it is deleted, once older than `minimumOrphanAge` (a
 ///   room being provisioned right now has no stored id yet);
-/// - a live session whose room is gone at the provider gets it made again (`roomMissing`).
+/// - a live session whose room is gone at the provider gets it made again (`roomMissing`), unless the
+///   provider lists only running meetings (`listsRoomsNotStarted` false, BigBlueButton): there an absent
+///   room may simply not have started, and the gateway creates it again on admission anyway.
 /// Every action is audited on its session where there is one, logged and counted
 /// (`gateway_reconciler_actions_total`); a provider that fails `unhealthyAfter` rounds in a row is
 /// reported unhealthy (`gateway_reconciler_provider_healthy`, and `/readyz`'s detail).
@@ -70,11 +72,13 @@ public final class RoomReconciler: Service, Sendable {
         do {
             // Live sessions first, then the provider's list: a room made after this read is not taken
             // for missing.
-            let live = try await liveSessions(on: name)
+            let live = inventory.listsRoomsNotStarted ? try await liveSessions(on: name) : []
             let listed = try await inventory.listGatewayRooms()
             var report = Report()
             report.orphansDeleted = try await deleteOrphans(listed, on: name, inventory)
-            report.missingRecreated = try await recreateMissing(live, listed: Set(listed.map(\.id)))
+            if inventory.listsRoomsNotStarted {
+                report.missingRecreated = try await recreateMissing(live, listed: Set(listed.map(\.id)))
+            }
             failures.withLock { $0[name] = 0 }
             Gauge(label: "gateway_reconciler_provider_healthy", dimensions: [("provider", name)]).record(1)
             return report

@@ -11,7 +11,7 @@ import Testing
 struct ProviderContractTests {
     static let spec = ProviderFixtures.spec
 
-    @Test("Zoom: OAuth token cached, create, look-up on retry, reschedule, entries, end and delete, errors")
+    @Test("Zoom: OAuth token cached, create, look-up on retry, reschedule, entries, end and delete, inventory, errors")
     func zoom() async throws {
         try await withReplay("zoom") { replay in
             let id = ProviderFixtures.zoomMeetingID
@@ -39,6 +39,13 @@ struct ProviderContractTests {
                 try await $0.createOrGetRoom(for: Self.spec, knownRoomID: id, roomCreated: created.record)
             }.get()
             #expect(again.providerRoomID == id && created.ids == [id])
+            // A meeting made before the topic mark is given its marked topic when found by its recorded id.
+            let remarked = try await replay.step(
+                ["zoom-get-unmarked-meeting", "zoom-update-meeting", "zoom-get-recorded-meeting"]
+            ) {
+                try await $0.createOrGetRoom(for: Self.spec, knownRoomID: id, roomCreated: created.record)
+            }.get()
+            #expect(remarked.providerRoomID == id && remarked.recording == .off && created.ids == [id])
 
             // A create answer that never arrived: the meeting is found in the host's list by its topic,
             // recorded, and brought up to date; a cancelled booking's lost meeting is found and deleted.
@@ -71,6 +78,22 @@ struct ProviderContractTests {
             }.get()
             try await replay.step(["zoom-end-meeting", "zoom-delete-meeting-gone"]) {
                 try await $0.deleteRoom(for: Self.spec, providerRoomID: id)
+            }.get()
+            // Reconciliation: only the meetings whose topic carries the mark, over every page; an orphan is
+            // ended and deleted like any room, and one already gone counts as deleted.
+            let listed = try await replay.step(["zoom-list-gateway-meetings-page-1", "zoom-list-gateway-meetings-page-2"]) {
+                try await ($0 as! ZoomProvider).listGatewayRooms()
+            }.get()
+            #expect(
+                listed == [
+                    ListedRoom(id: id, createdAt: RFC3339.date(from: "2026-11-30T10:00:00Z")),
+                    ListedRoom(id: "86001122334", createdAt: RFC3339.date(from: "2026-11-28T08:00:00Z")),
+                ])
+            try await replay.step(["zoom-end-meeting", "zoom-delete-meeting"]) {
+                try await ($0 as! ZoomProvider).deleteListedRoom("86001122334")
+            }.get()
+            try await replay.step(["zoom-end-meeting", "zoom-delete-meeting-gone"]) {
+                try await ($0 as! ZoomProvider).deleteListedRoom("86001122334")
             }.get()
             let stopped = try await replay.step(["zoom-stop-recording"]) { try await $0.stopRecording(in: id) }.get()
             #expect(stopped)
@@ -140,7 +163,7 @@ struct ProviderContractTests {
         }
     }
 
-    @Test("BigBlueButton: signed create, read back, create again, signed join URLs, end, FAILED answers")
+    @Test("BigBlueButton: signed create, read back, create again, signed join URLs, end, inventory, FAILED answers")
     func bigBlueButton() async throws {
         try await withReplay("bigbluebutton") { replay in
             let id = "B-1"
@@ -174,6 +197,20 @@ struct ProviderContractTests {
                 try await $0.deleteRoom(for: Self.spec, providerRoomID: id)
             }.get()
             #expect(try await replay.step([]) { try await $0.stopRecording(in: id) }.get() == false)
+            // Reconciliation: only the meetings whose metadata names the gateway as origin, running or not;
+            // an orphan is ended, and one not found counts as gone.
+            let listed = try await replay.step(["bbb-get-meetings"]) {
+                try await ($0 as! BigBlueButtonProvider).listGatewayRooms()
+            }.get()
+            #expect(
+                listed == [
+                    ListedRoom(id: "B-1", createdAt: Date(timeIntervalSince1970: 1_796_117_400.123)),
+                    ListedRoom(id: "B-9", createdAt: Date(timeIntervalSince1970: 1_795_884_000.456)),
+                ])
+            try await replay.step(["bbb-end-meeting"]) { try await ($0 as! BigBlueButtonProvider).deleteListedRoom(id) }.get()
+            try await replay.step(["bbb-end-meeting-not-found"]) {
+                try await ($0 as! BigBlueButtonProvider).deleteListedRoom(id)
+            }.get()
             let on = try await replay.step(["bbb-meeting-recording-on"]) { try await $0.recordingState(of: id) }.get()
             #expect(on == .on("recording=true"))
             #expect(await replay.step(["bbb-create-checksum-error"], create).error?.code == "provider_unauthorized")
@@ -299,7 +336,11 @@ struct Replay {
     /// The pacts accept any well-formed checksum; this recomputes it over the query string as sent.
     static func wrongBBBChecksum(_ request: ReceivedRequest) -> String? {
         guard request.path.hasPrefix("/bigbluebutton/api/") else { return nil }
-        let parts = request.rawQuery.components(separatedBy: "&checksum=")
+        // A call without parameters (getMeetings) sends the checksum alone.
+        let parts =
+            request.rawQuery.hasPrefix("checksum=")
+            ? ["", String(request.rawQuery.dropFirst("checksum=".count))]
+            : request.rawQuery.components(separatedBy: "&checksum=")
         let call = String(request.path.dropFirst("/bigbluebutton/api/".count))
         let expected = BigBlueButtonProvider.checksum(
             call: call, query: parts[0], secret: ProviderFixtures.bbbSecret, algorithm: .sha256)

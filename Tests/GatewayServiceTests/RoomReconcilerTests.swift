@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import MeetingProviders
 import SessionOrchestration
+import Synchronization
 import Testing
 
 @testable import GatewayService
@@ -67,6 +68,39 @@ struct RoomReconcilerTests {
         }
     }
 
+    @Test(
+        "A live session's room absent from the list is made again only where the list shows rooms not yet started (not BigBlueButton's); orphans go either way",
+        arguments: [true, false])
+    func absenceCountsOnlyWhereNotStartedRoomsAreListed(listsRoomsNotStarted: Bool) async throws {
+        try await withSimulator { _, url in
+            let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: url)
+            try await gateway.test { client in
+                #expect(try await client.create("B-1").status == .created)
+                try await gateway.worker.runUntilIdle()
+            }
+            let bookingID = BookingID("B-1")!
+            #expect(try await gateway.store.session(for: bookingID)?.session.room.status == .ready)
+            let inventory = OneOrphanInventory(listsRoomsNotStarted: listsRoomsNotStarted)
+            let reconciler = RoomReconciler(
+                sessions: gateway.sessions, inventories: ["simulator": inventory], interval: .seconds(300),
+                minimumOrphanAge: .seconds(60), logger: Logger(label: "test"))
+
+            let report = try await reconciler.reconcile(provider: "simulator")
+            #expect(report.orphansDeleted == [OneOrphanInventory.orphan])
+            #expect(inventory.deleted == [OneOrphanInventory.orphan])
+            let trail = try await gateway.store.auditTrail(for: bookingID).map(\.event)
+            let room = try await gateway.store.session(for: bookingID)?.session.room
+            if listsRoomsNotStarted {
+                #expect(report.missingRecreated == [bookingID])
+                #expect(trail.contains("room_missing"))
+            } else {
+                #expect(report.missingRecreated.isEmpty)
+                #expect(!trail.contains("room_missing"))
+                #expect(room?.status == .ready, "the room is left alone")
+            }
+        }
+    }
+
     @Test("A provider that cannot be listed several rounds in a row is reported unhealthy, and healthy again after")
     func unhealthy() async throws {
         let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: nil)
@@ -81,5 +115,27 @@ struct RoomReconcilerTests {
         #expect(reconciler.unhealthyProviders.isEmpty)
         await #expect(throws: (any Error).self) { try await reconciler.reconcile(provider: "daily") }
         #expect(reconciler.unhealthyProviders == ["daily"])
+    }
+}
+
+/// Lists one old sessionless room (never the live session's) and keeps the ids it is asked to delete.
+private final class OneOrphanInventory: RoomInventory {
+    static let orphan = "orphan-room-1"
+
+    let listsRoomsNotStarted: Bool
+    private let deletions = Mutex<[String]>([])
+
+    init(listsRoomsNotStarted: Bool) {
+        self.listsRoomsNotStarted = listsRoomsNotStarted
+    }
+
+    var deleted: [String] { deletions.withLock { $0 } }
+
+    func listGatewayRooms() async throws -> [ListedRoom] {
+        [ListedRoom(id: Self.orphan, createdAt: Date(timeIntervalSince1970: 0))]
+    }
+
+    func deleteListedRoom(_ id: String) async throws {
+        deletions.withLock { $0.append(id) }
     }
 }

@@ -49,6 +49,7 @@ WEBHOOKS = [f"{p}-webhooks-video-gateway.json" for p in PROVIDERS]
 SIGNED_TS = 1764000000                     # every signed webhook carries this instant (2025-11-24T16:00:00Z)
 STALE_AFTER = 300                          # the gateway's replay window, seconds
 SUBJECT = re.compile(r"^[a-z0-9-]+ [A-Za-z0-9._-]{1,64}$")   # "<service> <bookingId>", no personal data
+ZOOM_TOPIC = re.compile(r"^\[video-gateway\] [a-z0-9-]+ [A-Za-z0-9._-]{1,64}$")   # the gateway's mark, then SUBJECT
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -663,7 +664,7 @@ def test_zoom_meeting_requests_keep_recording_off_and_the_waiting_room_on():
         if request["method"] in ("POST", "PATCH") and re.search(r"/meetings(/[0-9]+)?$", request["path"]):
             body = content(request)
             creates += request["method"] == "POST"
-            assert SUBJECT.match(body["topic"]), f"{i['key']}: topic carries only service + booking id"
+            assert ZOOM_TOPIC.match(body["topic"]), f"{i['key']}: topic carries only the mark, service and booking id"
             settings = body["settings"]
             assert settings["auto_recording"] == "none", i["key"]
             assert settings["waiting_room"] is True and settings["join_before_host"] is False, i["key"]
