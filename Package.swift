@@ -53,6 +53,7 @@ let package = Package(
             name: "MeetingProviders",
             dependencies: [
                 "GatewayCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -156,6 +157,15 @@ let package = Package(
         .testTarget(
             name: "GatewayStorageTests",
             dependencies: ["GatewayStorage", "GatewayCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeetingProvidersTests",
+            dependencies: [
+                "MeetingProviders",
+                "GatewayCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -19,6 +19,18 @@ public struct BigBlueButtonProvider: MeetingProvider {
 
     public enum ChecksumAlgorithm: String, Sendable, CaseIterable {
         case sha1, sha256, sha384, sha512
+
+        /// Lowercase hex of the digest of `data` with this algorithm.
+        func hexDigest(of data: Data) -> String {
+            let digest: [UInt8] =
+                switch self {
+                case .sha1: Array(Insecure.SHA1.hash(data: data))
+                case .sha256: Array(SHA256.hash(data: data))
+                case .sha384: Array(SHA384.hash(data: data))
+                case .sha512: Array(SHA512.hash(data: data))
+                }
+            return WebhookDigest.hex(digest)
+        }
     }
 
     public struct Configuration: Sendable {
@@ -51,15 +63,7 @@ public struct BigBlueButtonProvider: MeetingProvider {
 
     /// `hex(sha(call + queryString + secret))` (providers.md §4.1).
     public static func checksum(call: String, query: String, secret: String, algorithm: ChecksumAlgorithm) -> String {
-        let input = Data((call + query + secret).utf8)
-        let digest: [UInt8] =
-            switch algorithm {
-            case .sha1: Array(Insecure.SHA1.hash(data: input))
-            case .sha256: Array(SHA256.hash(data: input))
-            case .sha384: Array(SHA384.hash(data: input))
-            case .sha512: Array(SHA512.hash(data: input))
-            }
-        return digest.map { String(format: "%02x", $0) }.joined()
+        algorithm.hexDigest(of: Data((call + query + secret).utf8))
     }
 
     /// The signed URL of a call: the parameters in the given order, then the checksum of exactly that

@@ -3,11 +3,11 @@ import GatewayCore
 import GatewayStorage
 import Hummingbird
 import HummingbirdTesting
-import MeetingProviders
 import Prometheus
 import Testing
 
 @testable import GatewayHTTP
+@testable import MeetingProviders
 
 /// The values the co-organizer and recordings interactions of `video-gateway-msgraph.json` were recorded with.
 enum GraphTeamsFixtures {
@@ -230,7 +230,7 @@ struct GraphRecordingNotificationTests {
     @Test("A documented recording notification names its meeting: room id = the onlineMeeting id, recording started")
     func documentedShapes() throws {
         for body in [Self.basicNotification(), Self.richNotification] {
-            let event = try GraphWebhook.parse(Data(body.utf8), clientState: GraphTeamsFixtures.clientState)
+            let event = try GraphWebhook.event(in: Data(body.utf8), clientState: GraphTeamsFixtures.clientState)
             #expect(event.roomID == Self.documentedMeetingID)
             #expect(event.meaning == .recordingStarted)
         }
@@ -243,13 +243,13 @@ struct GraphRecordingNotificationTests {
         #expect(GraphWebhook.meetingID(in: "communications/onlineMeetings?$filter=joinWebUrl eq 'https://x'") == nil)
         #expect(GraphWebhook.meetingID(in: nil) == nil)
         let onlyODataID = ##"{"value":[{"clientState":"s","resourceData":{"@odata.type":"#Microsoft.Graph.callRecording","@odata.id":"communications/onlineMeetings('MSo2')/recordings('r')"}}]}"##
-        #expect(try GraphWebhook.parse(Data(onlyODataID.utf8), clientState: "s").roomID == "MSo2")
+        #expect(try GraphWebhook.event(in: Data(onlyODataID.utf8), clientState: "s").roomID == "MSo2")
         let lifecycle = ##"{"value":[{"subscriptionId":"x","subscriptionExpirationDateTime":"2025-11-24T17:00:00Z","tenantId":"t","clientState":"s","lifecycleEvent":"subscriptionRemoved"}]}"##
-        let event = try GraphWebhook.parse(Data(lifecycle.utf8), clientState: "s")
+        let event = try GraphWebhook.event(in: Data(lifecycle.utf8), clientState: "s")
         #expect(event.roomID == nil && event.meaning == .other("subscriptionRemoved"))
         // In a batch, the recording is the notification acted on.
         let batch = ##"{"value":[{"clientState":"s","resource":"communications/onlineMeetings?$filter=x","resourceData":{"eventType":"Microsoft.Communication.CallEnded"}},{"clientState":"s","resource":"communications/onlineMeetings('MSo3')/recordings('r')","resourceData":{"@odata.type":"#Microsoft.Graph.callRecording"}}]}"##
-        let batched = try GraphWebhook.parse(Data(batch.utf8), clientState: "s")
+        let batched = try GraphWebhook.event(in: Data(batch.utf8), clientState: "s")
         #expect(batched.roomID == "MSo3" && batched.meaning == .recordingStarted)
     }
 

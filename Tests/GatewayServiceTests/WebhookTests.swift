@@ -5,6 +5,7 @@ import GatewayHTTP
 import GatewayStorage
 import Hummingbird
 import HummingbirdTesting
+import MeetingProviders
 import Prometheus
 import SessionOrchestration
 import Testing
