@@ -46,14 +46,31 @@ public struct BigBlueButtonWebhook: ProviderWebhookVerifier {
         let data: Data
     }
 
+    /// The fields of a form body (`application/x-www-form-urlencoded`); the first of a repeated name
+    /// wins. A field that is not valid percent-encoding makes the body unreadable (never a crash:
+    /// Foundation's `URLComponents` stops the process on such a query).
+    static func formFields(_ raw: Data) throws(ProviderWebhookError) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in String(decoding: raw, as: UTF8.self).split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decoded(_ text: Substring) throws(ProviderWebhookError) -> String {
+                guard let value = text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                    throw ProviderWebhookError.unreadable
+                }
+                return value
+            }
+            let name = try decoded(parts[0])
+            let value = parts.count > 1 ? try decoded(parts[1]) : ""
+            if fields[name] == nil { fields[name] = value }
+        }
+        return fields
+    }
+
     /// The event a verified body carries, once its timestamp is fresh; the body's digest is the event id.
     static func event(in raw: Data, now: Date, tolerance: TimeInterval) throws(ProviderWebhookError)
         -> ProviderWebhookEvent
     {
-        var components = URLComponents()
-        components.percentEncodedQuery = String(decoding: raw, as: UTF8.self).replacingOccurrences(of: "+", with: "%20")
-        let fields = Dictionary(
-            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
+        let fields = try formFields(raw)
         guard let milliseconds = fields["timestamp"].flatMap(Double.init) else { throw ProviderWebhookError.unreadable }
         guard abs(now.timeIntervalSince1970 - milliseconds / 1000) <= tolerance else {
             throw ProviderWebhookError.staleTimestamp

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import MeetingProviders
+@testable import MeetingProviders
 import Testing
 
 @Suite("BigBlueButton webhooks")
@@ -91,5 +91,19 @@ struct BigBlueButtonWebhookTests {
         #expect(WebhookTestSupport.refusal(Self.verifier(), Self.delivery(noTimestamp)) == .unreadable)
         #expect(WebhookTestSupport.refusal(Self.verifier(), Self.delivery(garbage)) == .unreadable)
         #expect(WebhookTestSupport.refusal(Self.verifier(), Self.delivery("garbage")) == .unreadable)
+    }
+
+    @Test("A signed body that is not form encoding (spaces, markup, raw bytes, a broken escape) is unreadable, never a crash")
+    func notFormEncoded() {
+        let timestamp = "timestamp=\(WebhookTestSupport.unixNow * 1000)"
+        for body in ["event=[{\"a\": 1}] <x>&\(timestamp)", "event=%ZZ&\(timestamp)", "event=caf\u{e9}\u{1}&\(timestamp)"] {
+            #expect(WebhookTestSupport.refusal(Self.verifier(), Self.delivery(body)) == .unreadable, "\(body)")
+        }
+    }
+
+    @Test("Form fields: + is a space, escapes are decoded, the first of a repeated name wins")
+    func formFields() throws {
+        let fields = try BigBlueButtonWebhook.formFields(Data("a=x+y%21&b=&a=second&c".utf8))
+        #expect(fields == ["a": "x y!", "b": "", "c": ""])
     }
 }
