@@ -219,7 +219,7 @@ public final class GatewayRuntime: Sendable {
         guard let path = configuration.sqlitePath else {
             throw GatewayStartupError("DATABASE_URL must be sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         }
-        return try await SQLiteStore.open(path: path, logger: logger)
+        return try await SQLiteStore.open(path: path)
     }
 }
 

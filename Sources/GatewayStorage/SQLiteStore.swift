@@ -1,52 +1,36 @@
 import Foundation
 import GatewayCore
-import Logging
-import SQLiteNIO
 
 /// The embedded default store: one SQLite file in WAL mode.
 public final class SQLiteStore: GatewayStore {
     /// The one writer: transactions are written by it in batches (group commit), each whole on its queue.
     private let writer: SQLiteWriter
-    /// Reads go to a connection of their own: in WAL mode they see the last commit and never wait
+    /// Reads go to connections of their own: in WAL mode they see the last commit and never wait
     /// behind the writer.
-    private let reader: SQLiteConnection
-    private let readLock = AsyncSerialLock()
+    private let readers: SQLiteReaders
     private let codec = SessionCodec()
 
-    private init(writer: SQLiteWriter, reader: SQLiteConnection) {
+    private init(writer: SQLiteWriter, readers: SQLiteReaders) {
         self.writer = writer
-        self.reader = reader
-    }
-
-    deinit {
-        // A store dropped without `close()` (a test, a failed start) still releases its file (the
-        // writer closes its connection when it goes).
-        let reader = self.reader
-        Task { try? await reader.close() }
+        self.readers = readers
     }
 
     /// Opens (creating if needed) the database at `path`, in WAL mode. Does not migrate.
-    public static func open(path: String, logger: Logger) async throws -> SQLiteStore {
+    public static func open(path: String) async throws -> SQLiteStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        do {
-            let writer = try SQLiteWriter(path: path)
-            try await writer.outsideTransaction { connection in
-                try connection.execute("PRAGMA journal_mode = WAL")
-                // FULL: a commit is on disk before the answer that depends on it (a power loss keeps it too).
-                try connection.execute("PRAGMA synchronous = FULL")
-                try connection.execute("PRAGMA busy_timeout = 5000")
-                // Erased personal data is overwritten, not just unlinked (see `apply`).
-                try connection.execute("PRAGMA secure_delete = ON")
-                try connection.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
-            }
-            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            _ = try await reader.query("PRAGMA busy_timeout = 5000")
-            return SQLiteStore(writer: writer, reader: reader)
-        } catch let error as SQLiteError {
-            throw StoreError.unavailable(error.message)
+        let writer = try SQLiteWriter(path: path)
+        try await writer.outsideTransaction { connection in
+            try connection.execute("PRAGMA journal_mode = WAL")
+            // FULL: a commit is on disk before the answer that depends on it (a power loss keeps it too).
+            try connection.execute("PRAGMA synchronous = FULL")
+            try connection.execute("PRAGMA busy_timeout = 5000")
+            // Erased personal data is overwritten, not just unlinked (see `apply`).
+            try connection.execute("PRAGMA secure_delete = ON")
+            try connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
         }
+        return SQLiteStore(writer: writer, readers: try SQLiteReaders(path: path, count: 2))
     }
 
     // MARK: SessionStore
@@ -72,7 +56,7 @@ public final class SQLiteStore: GatewayStore {
 
     public func sessions(matching query: SessionQuery) async throws -> [StoredSession] {
         var conditions: [String] = []
-        var binds: [SQLiteData] = []
+        var binds: [SQLiteValue] = []
         if let from = query.from {
             conditions.append("starts_at >= ?")
             binds.append(.integer(Int(from.millisecondsSince1970)))
@@ -245,7 +229,7 @@ public final class SQLiteStore: GatewayStore {
     }
 
     /// Forgets receipts past the replay window and stores this one; `false` when it was stored already.
-    private static func insertReceipt(_ receipt: WebhookReceipt, on connection: SQLiteWriter.Connection) throws -> Bool {
+    private static func insertReceipt(_ receipt: WebhookReceipt, on connection: SQLiteDatabaseConnection) throws -> Bool {
         _ = try connection.query(
             "DELETE FROM webhook_receipts WHERE received_at < ?", [.integer(Int(receipt.forgettingBefore.millisecondsSince1970))])
         _ = try connection.query(
@@ -281,7 +265,7 @@ public final class SQLiteStore: GatewayStore {
         -> [ReportFigures.Key: [String: Int]]
     {
         var filter = "day >= ? AND day < ?"
-        var binds: [SQLiteData] = [.text(fromDay), .text(toDay)]
+        var binds: [SQLiteValue] = [.text(fromDay), .text(toDay)]
         if let services {
             guard !services.isEmpty else { return [:] }
             filter += " AND service IN (\(Array(repeating: "?", count: services.count).joined(separator: ", ")))"
@@ -334,7 +318,7 @@ public final class SQLiteStore: GatewayStore {
     }
 
     /// Adds signed wait-bucket counts to a service and day's histogram row.
-    private static func addWaits(_ waits: [String: Int], to key: ReportFigures.Key, on connection: SQLiteWriter.Connection)
+    private static func addWaits(_ waits: [String: Int], to key: ReportFigures.Key, on connection: SQLiteDatabaseConnection)
         throws
     {
         let stored = try connection.query(
@@ -426,7 +410,7 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func resolve(_ job: Job, as resolution: JobResolution, at now: Date) async throws {
-        let (sql, binds): (String, [SQLiteData])
+        let (sql, binds): (String, [SQLiteValue])
         switch resolution {
         case .done:
             (sql, binds) = (
@@ -493,41 +477,35 @@ public final class SQLiteStore: GatewayStore {
 
     public func close() async throws {
         await writer.close()
-        try await reader.close()
+        await readers.close()
     }
 
     // MARK: Helpers
 
     /// One statement on the writer, outside any transaction.
-    private func query(_ sql: String, _ binds: [SQLiteData]) async throws -> [WriterRow] {
+    private func query(_ sql: String, _ binds: [SQLiteValue]) async throws -> [SQLiteResultRow] {
         try await writer.outsideTransaction { connection in try connection.query(sql, binds) }
     }
 
     /// A read on the reader connection: the last committed state, without waiting for the writer.
-    private func read(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteRow] {
-        try await readLock.withLock {
-            do {
-                return try await reader.query(sql, binds)
-            } catch let error as SQLiteError {
-                throw StoreError.unavailable(error.message)
-            }
-        }
+    private func read(_ sql: String, _ binds: [SQLiteValue]) async throws -> [SQLiteResultRow] {
+        try await readers.read { connection in try connection.query(sql, binds) }
     }
 
     /// Runs `body` as one transaction on the writer (batched with others, alone in its savepoint);
     /// nothing of it is kept when it throws.
-    private func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteWriter.Connection) throws -> T) async throws -> T {
+    private func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabaseConnection) throws -> T) async throws -> T {
         try await writer.transaction(body)
     }
 
-    private func decodeSession(_ row: some SQLiteColumns) throws -> StoredSession {
+    private func decodeSession(_ row: SQLiteResultRow) throws -> StoredSession {
         guard let data = row.column("data")?.string, let version = row.column("version")?.integer else {
             throw StoreError.unavailable("session row is incomplete")
         }
         return StoredSession(session: try codec.decode(data), version: version)
     }
 
-    private static func decodeJob(_ row: some SQLiteColumns) throws -> Job {
+    private static func decodeJob(_ row: SQLiteResultRow) throws -> Job {
         guard let id = row.column("id")?.integer,
             let booking = row.column("booking_id")?.string.flatMap(BookingID.init),
             let kind = row.column("kind")?.string.flatMap(JobKind.init),

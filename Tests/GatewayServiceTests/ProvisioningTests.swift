@@ -15,7 +15,7 @@ struct ProvisioningTests {
     static func sqliteStore(at path: String? = nil) async throws -> SQLiteStore {
         let file = path ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("gateway-test-\(UUID().uuidString)/gateway.sqlite").path
-        let store = try await SQLiteStore.open(path: file, logger: Logger(label: "test"))
+        let store = try await SQLiteStore.open(path: file)
         try await store.migrate()
         return store
     }

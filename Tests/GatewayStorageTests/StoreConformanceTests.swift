@@ -20,7 +20,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case .sqlite:
             let path = FileManager.default.temporaryDirectory
                 .appendingPathComponent("gateway-test-\(UUID().uuidString)/gateway.sqlite").path
-            let store = try await SQLiteStore.open(path: path, logger: Logger(label: "test"))
+            let store = try await SQLiteStore.open(path: path)
             try await store.migrate()
             return store
         case .postgres:
@@ -391,14 +391,14 @@ struct SQLiteStoreTests {
     func freshFile() async throws {
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("gateway-test-\(UUID().uuidString)/nested/gateway.sqlite").path
-        let store = try await SQLiteStore.open(path: path, logger: Logger(label: "test"))
+        let store = try await SQLiteStore.open(path: path)
         #expect(await !store.isReady())
         #expect(try await store.migrate() == [1, 2, 3, 4, 5, 6])
         #expect(await store.isReady())
         let session = Fixture.session("B-1")
         try await store.apply(SessionChange(session: session, expectedVersion: nil))
         try await store.close()
-        let reopened = try await SQLiteStore.open(path: path, logger: Logger(label: "test"))
+        let reopened = try await SQLiteStore.open(path: path)
         #expect(try await reopened.migrate().isEmpty)
         #expect(try await reopened.session(for: session.bookingID)?.session == session)
         let mode = try await reopened.journalMode()
