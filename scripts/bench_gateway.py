@@ -16,6 +16,9 @@ one table, with its ratio to the bare route (`bench-bare-route`, the same Hummin
 - --late citizens late at the same second (LATE_GRACE_SECONDS=2): delay from the deadline to each
   fallback e-mail at the SMTP sink and each signed contact-centre callback at the receiver.
 - Start → `/readyz` 200 on an empty database and the idle RSS after it, the median of --rounds starts.
+- The same streams all reconnecting within 10 s: the time from each connection to its first event.
+- --pending deadline jobs pending (scripts/bench_deadlines.py): restart → `/readyz`, and the lag from
+  --deadline-samples deadlines to their `session.late` events.
 
 Bounded: every wrk run lasts --duration seconds, every wait has its own limit, and no phase starts
 after --time-limit seconds. No figure is checked against its target here: the table says whether
@@ -55,6 +58,7 @@ from conftest import BINARY, RECEIVER_SECRETS, Gateway, free_port, request, sign
 
 BARE_BINARY = pathlib.Path(os.environ.get("BARE_ROUTE_BINARY") or BINARY.parent / "bench-bare-route")
 CREATE_SCRIPT = ROOT / "scripts" / "bench_create.lua"
+RECONNECT_WINDOW = 10
 WRK_THREADS, WRK_CONNECTIONS, CREATE_CONNECTIONS = 2, 64, 16
 SERVICE, ATTENDANT = "prestacoes-familiares", "a-17"
 
@@ -414,15 +418,45 @@ def phase_streams(args, workdir, bench_env):
                 task.cancel()
                 stream.writer.close()
             await asyncio.gather(*tasks, return_exceptions=True)
-            return after_kb, latencies, missed
 
-        after_kb, latencies, missed = asyncio.run(scenario())
+            # Every stream reconnects within RECONNECT_WINDOW seconds (spread evenly, as clients coming
+            # back after a restart): the time from each connection to its first event.
+            again = [Stream(s.booking_id, s.token, s.ticket) for s in streams]
+            began = time.perf_counter()
+            waits, failed = [], 0
+
+            async def reconnect(index, stream):
+                nonlocal failed
+                await asyncio.sleep(index * RECONNECT_WINDOW / len(again))
+                sent = time.perf_counter()
+                task = asyncio.create_task(stream.run(gateway.port))
+                try:
+                    await asyncio.wait_for(stream.opened.wait(), 10)
+                    waits.append(time.perf_counter() - sent)
+                except TimeoutError:
+                    failed += 1
+                return task
+
+            tasks = await asyncio.gather(*(reconnect(i, s) for i, s in enumerate(again)))
+            spread = time.perf_counter() - began
+            for stream, task in zip(again, tasks):
+                task.cancel()
+                if stream.writer:
+                    stream.writer.close()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            return after_kb, latencies, missed, {"waits": waits, "failed": failed, "seconds": spread}
+
+        after_kb, latencies, missed, reconnects = asyncio.run(scenario())
     finally:
         gateway.stop()
     return {"streams": count, "rooms_ready": ready, "rss_before_kb": before_kb, "rss_after_kb": after_kb,
             "rss_per_stream_kb": (after_kb - before_kb) / count, "admits": len(latencies), "admits_missed": missed,
             "admit_p50_ms": percentile(latencies, 50) if latencies else None,
-            "admit_p99_ms": percentile(latencies, 99) if latencies else None}
+            "admit_p99_ms": percentile(latencies, 99) if latencies else None,
+            "reconnects": len(reconnects["waits"]), "reconnects_failed": reconnects["failed"],
+            "reconnect_seconds": reconnects["seconds"],
+            "reconnect_p99_s": percentile(reconnects["waits"], 99) if reconnects["waits"] else None,
+            "reconnect_max_s": max(reconnects["waits"]) if reconnects["waits"] else None}
 
 
 class TimedSink:
@@ -579,6 +613,12 @@ def build_rows(results):
             row(f"admit → admitted p99 ms ({streams['admits']} admits, {streams['admits_missed']} missed)",
                 streams["admit_p99_ms"], f"{streams['admit_p99_ms']:.1f}", target="≤ 50 ms",
                 holds=streams["admit_p99_ms"] <= 50 and streams["admits_missed"] == 0)
+        if streams.get("reconnect_max_s") is not None:
+            row(f"{streams['streams']:,} streams reconnecting within {RECONNECT_WINDOW} s: p99 s to the first event",
+                streams["reconnect_p99_s"], f"{streams['reconnect_p99_s']:.2f}")
+            row(f"… slowest s ({streams['reconnects_failed']} failed)", streams["reconnect_max_s"],
+                f"{streams['reconnect_max_s']:.2f}", target="≤ 2 s (10,000 streams)",
+                holds=streams["reconnect_max_s"] <= 2 and streams["reconnects_failed"] == 0)
     late = results.get("late")
     if late:
         count = late["citizens"]
@@ -590,6 +630,10 @@ def build_rows(results):
                 row(f"late citizens: deadline → {label} p50 s", p50, f"{p50:.2f}")
                 row(f"late citizens: deadline → {label} p99 s", p99, f"{p99:.2f}", target="≤ 2 s",
                     holds=p99 <= 2 and got == count)
+    deadlines = results.get("deadlines")
+    if deadlines:
+        import bench_deadlines
+        bench_deadlines.rows(deadlines, row)
     start = results.get("start")
     if start:
         idle = start["idle_rss_kb"] / 1024
@@ -616,6 +660,9 @@ def main():
     parser.add_argument("--streams", type=int, help="lobby event streams open at once (default 2000; --quick 20)")
     parser.add_argument("--admits", type=int, help="admissions timed on those streams (default 200; --quick 5)")
     parser.add_argument("--late", type=int, help="citizens late at the same second (default 1000; --quick 10)")
+    parser.add_argument("--pending", type=int, help="deadline jobs pending in the deadlines phase (default 100000; --quick 200)")
+    parser.add_argument("--deadline-samples", type=int, help="deadlines timed in that phase (default 200; --quick 10)")
+    parser.add_argument("--seed-limit", type=float, default=600, help="seconds to book the pending deadlines (default 600)")
     parser.add_argument("--log-level", default="info", help="the gateways' LOG_LEVEL (default info, the gateway's default)")
     parser.add_argument("--provision-limit", type=float, default=60, help="seconds to wait for rooms (default 60)")
     parser.add_argument("--late-limit", type=float, default=60,
@@ -625,12 +672,14 @@ def main():
     args = parser.parse_args()
     quick = args.quick
     for name, full, small in (("rounds", 3, 1), ("duration", 5, 1), ("streams", 2000, 20), ("admits", 200, 5),
-                              ("late", 1000, 10)):
+                              ("late", 1000, 10), ("pending", 100_000, 200), ("deadline_samples", 200, 10)):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
     if not (1 <= args.rounds <= 20 and 1 <= args.duration <= 120 and 1 <= args.streams <= 15000
-            and 1 <= args.admits <= args.streams and 1 <= args.late <= 20000):
-        parser.error("--rounds 1..20, --duration 1..120, --streams 1..15000, --admits 1..streams, --late 1..20000")
+            and 1 <= args.admits <= args.streams and 1 <= args.late <= 20000 and 1 <= args.pending <= 500_000
+            and 1 <= args.deadline_samples <= 2000):
+        parser.error("--rounds 1..20, --duration 1..120, --streams 1..15000, --admits 1..streams, --late 1..20000, "
+                     "--pending 1..500000, --deadline-samples 1..2000")
     for binary in (BINARY, BARE_BINARY):
         if not binary.exists():
             sys.exit(f"bench: {binary} is missing: swift build first")
@@ -642,7 +691,9 @@ def main():
 
     bench_env = {"LOG_LEVEL": args.log_level, "SERVER_CONNECTIONS_PER_ADDRESS": "100000", "SHUTDOWN_GRACE_SECONDS": "2"}
     began, results, load_at_start = time.monotonic(), {}, os.getloadavg()
-    phases = [("start", phase_start), ("http", phase_http), ("streams", phase_streams), ("late", phase_late)]
+    from bench_deadlines import phase_deadlines
+    phases = [("start", phase_start), ("http", phase_http), ("streams", phase_streams), ("late", phase_late),
+              ("deadlines", phase_deadlines)]
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as folder:
         for name, phase in phases:
             if time.monotonic() - began > args.time_limit:
@@ -672,7 +723,8 @@ def main():
         "time": stamp, "machine": dict(machine(), load_average_1min=load), "settings": settings, "seconds": round(time.monotonic() - began, 1),
         "figures": [{k: r[k] for k in ("figure", "value", "ratio", "target", "holds")} for r in rows],
         "samples": {"http": http[0] if http else None, "provisioning": http[1] if http else None,
-                    "streams": results.get("streams"), "late": results.get("late"), "start": results.get("start")},
+                    "streams": results.get("streams"), "late": results.get("late"), "start": results.get("start"),
+                    "deadlines": results.get("deadlines")},
     }, indent=2, ensure_ascii=False) + "\n")
     print()
     print(f"written to {report}")

@@ -11,7 +11,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def test_gateway_benchmark_quick_run_prints_the_table_and_writes_the_report(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_gateway.py"), "--quick", "--streams", "10",
-                             "--admits", "3", "--late", "5", "--time-limit", "240", "--report-dir", str(tmp_path)],
+                             "--admits", "3", "--late", "5", "--pending", "100",
+                             "--deadline-samples", "5", "--time-limit", "240", "--report-dir", str(tmp_path)],
                             capture_output=True, text=True, timeout=420)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if re.match(r"\| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \| (yes|no|—) \|$", line)]
@@ -22,9 +23,13 @@ def test_gateway_benchmark_quick_run_prints_the_table_and_writes_the_report(tmp_
                      "late citizens: e-mails out", "late citizens: callbacks out",
                      "idle RSS MB (empty database)", "start → /readyz 200 ms (empty database)"):
         assert expected in figures, result.stdout
+    for prefix in ("10 streams reconnecting within 10 s", "restart → /readyz 200 ms (", "deadline firing lag p99 s ("):
+        assert any(figure.startswith(prefix) for figure in figures), (prefix, result.stdout)
     reports = list(tmp_path.glob("bench-*.json"))
     assert len(reports) == 1, result.stdout
     report = json.loads(reports[0].read_text())
     assert [figure["figure"] for figure in report["figures"]] == figures
     assert report["settings"]["streams"] == 10 and report["settings"]["late"] == 5
+    deadlines = report["samples"]["deadlines"]
+    assert deadlines["pending_deadlines"] >= 100 and deadlines["fired"] == deadlines["samples"] == 5, deadlines
     assert report["machine"]["cores"] >= 1
