@@ -4,6 +4,7 @@ import GatewayStorage
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import MeetingProviders
 import SessionOrchestration
 import Testing
 
