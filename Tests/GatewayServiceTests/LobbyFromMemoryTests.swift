@@ -232,9 +232,12 @@ struct LobbySessionCacheTests {
     @Test("Replicas: a change stored on one is on the other's next poll once the notification arrives")
     func replicas() async throws {
         try await withSimulator { _, url in
+            // One database and one sealing key, as replicas share.
             let store = InMemoryStore()
+            let sealer = PayloadSealer()
             let replicas = [
-                await TestGateway(store: store, simulatorURL: url), await TestGateway(store: store, simulatorURL: url),
+                await TestGateway(store: store, simulatorURL: url, sealer: sealer),
+                await TestGateway(store: store, simulatorURL: url, sealer: sealer),
             ]
             // The relay between replicas, held until `flush()` (a notification on its way).
             let relay = HeldRelay()
