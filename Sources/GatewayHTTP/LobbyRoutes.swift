@@ -185,8 +185,12 @@ struct LobbyRoutes: Sendable {
     }
 
     private func token(_ context: GatewayRequestContext) throws -> String {
-        guard let token = context.parameters.get("token"), (16...128).contains(token.count),
-            token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        // Checked on the bytes: only ASCII letters, digits, `-` and `_` pass, so bytes are characters.
+        guard let token = context.parameters.get("token"), (16...128).contains(token.utf8.count),
+            token.utf8.allSatisfy({ byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                    || byte == 0x2D || byte == 0x5F
+            })
         else { throw Problem(.notFound, code: "unknown_token", title: "Unknown link") }
         return token
     }
