@@ -18,6 +18,10 @@ import Synchronization
 /// (`readMark()`): otherwise a slow read could put back a session older than a change stored meanwhile.
 ///
 /// Also keeps each waiting citizen's queue position, valid until any session of the same service changes.
+///
+/// Writes outside the write path: the contract tests' provider states call
+/// `SessionService.forgetLobbySession`; `gateway purge` (another process) erases only sessions past
+/// their end, which are never kept.
 public final class LobbySessionCache: Sendable {
     /// The internal event that tells every replica a session changed.
     public static let changeEventName = "session.changed"
