@@ -22,6 +22,10 @@ public struct GatewayHTTPDependencies: Sendable {
     public let heartbeat: Duration
     var rateLimiter: RateLimiter { RateLimiter(store: sessions.store) }
     let streamLimiter = StreamLimiter()
+    /// Lobby tickets already opened.
+    let lobbyTickets = LobbyTicketCache()
+    /// The lobby answers last encoded.
+    let lobbyAnswers = LobbyAnswerCache()
     /// Open event streams allowed per lobby participant (all their tickets), attendant and client address.
     public let streamLimits: StreamLimits
     public let lobbyLimits: LobbyLimits
@@ -104,10 +108,18 @@ public func buildGatewayRouter(_ dependencies: GatewayHTTPDependencies) -> Route
 /// JSON answers with the gateway's encoder settings.
 enum JSONResponse {
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        make(encoded: try encode(value), status: status)
+    }
+
+    /// An answer whose body was encoded before (`encode(_:)`).
+    static func make(encoded body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+
+    /// The JSON body of `value`, keys sorted.
+    static func encode(_ value: some Encodable) throws -> ByteBuffer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return ByteBuffer(bytes: try encoder.encode(value))
     }
 }

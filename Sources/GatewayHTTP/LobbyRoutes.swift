@@ -90,9 +90,9 @@ struct LobbyRoutes: Sendable {
         var (session, participant) = try await ticketHolder(request, context)
         dependencies.presence?.polled(session.bookingID, participant: participant.description)
         session = await backInLobby(session, participant)
-        let position = participant == .citizen ? try await sessions.queuePosition(of: session) : nil
-        return try JSONResponse.make(
-            LobbyView(session, participant: participant, policy: sessions.policy, position: position))
+        let position = participant == .citizen ? try await sessions.lobbyQueuePosition(of: session) : nil
+        let view = LobbyView(session, participant: participant, policy: sessions.policy, position: position)
+        return try JSONResponse.make(encoded: dependencies.lobbyAnswers.body(of: view, for: participant))
     }
 
     @Sendable func events(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -171,17 +171,19 @@ struct LobbyRoutes: Sendable {
         return (try? await sessions.handle(back, for: session.bookingID, by: .citizen)) ?? session
     }
 
-    /// The session and participant of a request that carries a valid lobby ticket for this link.
+    /// The session and participant of a request that carries a valid lobby ticket for this link. The
+    /// session is the lobby's copy when it is current (`SessionService.lobbySession`).
     private func ticketHolder(_ request: Request, _ context: GatewayRequestContext) async throws -> (Session, Participant) {
         let token = try token(context)
-        guard let stored = try await sessions.store.session(joinToken: token),
+        guard let stored = try await sessions.lobbySession(joinToken: token),
             let participant = stored.session.participant(joinToken: token)
         else { throw Problem(.notFound, code: "unknown_token", title: "Unknown link") }
         let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         let ticket = bearer ?? request.cookies["lobby_ticket"]?.value
+        let now = sessions.clock.now
         guard let ticket,
-            LobbyTicket.participant(in: ticket, for: stored.session, sealer: sessions.sealer, now: sessions.clock.now)
-                == participant
+            dependencies.lobbyTickets.claims(of: ticket, sealer: sessions.sealer, now: now)?
+                .participant(for: stored.session, now: now) == participant
         else {
             throw Problem(
                 .unauthorized, code: "ticket_required", title: "Enter the validation code first",
@@ -191,8 +193,12 @@ struct LobbyRoutes: Sendable {
     }
 
     private func token(_ context: GatewayRequestContext) throws -> String {
-        guard let token = context.parameters.get("token"), (16...128).contains(token.count),
-            token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        // Checked on the bytes: only ASCII letters, digits, `-` and `_` pass, so bytes are characters.
+        guard let token = context.parameters.get("token"), (16...128).contains(token.utf8.count),
+            token.utf8.allSatisfy({ byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                    || byte == 0x2D || byte == 0x5F
+            })
         else { throw Problem(.notFound, code: "unknown_token", title: "Unknown link") }
         return token
     }
@@ -211,8 +217,8 @@ struct LobbyStateResource: Encodable, Sendable {
 }
 
 /// What the citizen's page may know, behind a lobby ticket.
-struct LobbyView: Encodable, Sendable {
-    struct Message: Encodable, Sendable {
+struct LobbyView: Encodable, Sendable, Equatable {
+    struct Message: Encodable, Sendable, Equatable {
         let id: String
         let text: String
         let at: String
@@ -267,30 +273,5 @@ struct LobbyView: Encodable, Sendable {
         try container.encode(joinUrl, forKey: .joinUrl)
         try container.encode(messages, forKey: .messages)
         try container.encode(position, forKey: .position)
-    }
-}
-
-/// The citizen's lobby ticket after a right code: the booking, the participant, an expiry and the
-/// mark of the code it was issued for, sealed by the gateway. A new code for that participant ends it.
-enum LobbyTicket {
-    static func issue(for session: Session, participant: Participant, sealer: PayloadSealer) throws -> String {
-        let expiry = Int(session.booking.endsAt.timeIntervalSince1970) + 4 * 3600
-        let mark = session.credentials(of: participant)?.codeHash.generationMark ?? ""
-        let sealed = try sealer.seal("\(session.bookingID.rawValue)|\(participant)|\(expiry)|\(mark)")
-        return Data(base64Encoded: sealed)?.base64URLEncodedString() ?? sealed
-    }
-
-    /// The participant a valid, unexpired ticket of this session names, if their code is still the one
-    /// the ticket was issued for.
-    static func participant(in ticket: String, for session: Session, sealer: PayloadSealer, now: Date) -> Participant? {
-        guard let data = Data(base64URLEncoded: ticket), let opened = try? sealer.open(data.base64EncodedString())
-        else { return nil }
-        let parts = opened.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 4, let expiry = TimeInterval(parts[2]), parts[0] == session.bookingID.rawValue,
-            now.timeIntervalSince1970 < expiry, let participant = Participant(parts[1]),
-            let current = session.credentials(of: participant)?.codeHash.generationMark,
-            SecureToken.constantTimeEquals(current, parts[3])
-        else { return nil }
-        return participant
     }
 }

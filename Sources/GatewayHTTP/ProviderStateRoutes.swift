@@ -71,6 +71,7 @@ struct ProviderStateRoutes: Sendable {
         }
         if let absent = params?.absent.flatMap(BookingID.init) {
             try await sessions.store.removeSession(absent)
+            sessions.forgetLobbySession(absent, service: nil)
         }
         if let seed = params?.session {
             try await seedSession(seed)
@@ -122,5 +123,7 @@ struct ProviderStateRoutes: Sendable {
         let created = AuditRecord(
             bookingID: bookingID, at: now, actor: .scheduler, event: "created", fromState: nil, toState: session.state)
         try await sessions.store.apply(SessionChange(session: session, expectedVersion: nil, audit: [created]))
+        // Removed and stored again, its version starts over: every copy of the lobby is dropped.
+        sessions.forgetLobbySession(bookingID, service: nil)
     }
 }

@@ -77,6 +77,9 @@ final class ReplicaLink: Service {
                         // Events sent while the link was down never arrive here: the streams end, and their
                         // clients reconnect (after 1 s) to start again from the current state.
                         if recovered { bus.finishAll() }
+                        // What this replica keeps from other replicas' events (the lobby's sessions) may
+                        // miss those sent before it listened: forgotten on every (re)connection.
+                        bus.announceMissedEvents()
                         // Jobs enqueued while this replica was not listening are due now.
                         doorbell.ring()
                     },

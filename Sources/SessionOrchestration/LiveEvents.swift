@@ -78,6 +78,10 @@ public final class LiveEventBus: Sendable {
         var internalSubscribers: Set<Int> = []
         var nextSubscriber = 1
         var relay: (@Sendable (LiveEvent) -> Void)?
+        /// The gateway's own parts that take internal events as they are delivered, without a stream.
+        var internalObservers: [@Sendable (LiveEvent) -> Void] = []
+        /// The gateway's own parts to tell when events may have been missed (`announceMissedEvents`).
+        var missedEventsObservers: [@Sendable () -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -124,9 +128,32 @@ public final class LiveEventBus: Sendable {
         state.withLock { $0.relay = forward }
     }
 
+    /// Calls `observer` with every internal event (`publishInternal`) as it is delivered, on the
+    /// delivering thread, before the subscribers get it: for the gateway's own parts that must not miss
+    /// one (no stream to end, no gap to subscribe again). `observer` must be quick and must not publish.
+    public func observeInternalEvents(_ observer: @escaping @Sendable (LiveEvent) -> Void) {
+        state.withLock { $0.internalObservers.append(observer) }
+    }
+
+    /// Calls `observer` each time `announceMissedEvents()` is called.
+    public func onMissedEvents(_ observer: @escaping @Sendable () -> Void) {
+        state.withLock { $0.missedEventsObservers.append(observer) }
+    }
+
+    /// Tells the observers that events of other replicas may have been missed (the link to them
+    /// (re)connected): what they keep from past events is to be forgotten.
+    public func announceMissedEvents() {
+        let observers = state.withLock { $0.missedEventsObservers }
+        for observer in observers { observer() }
+    }
+
     /// Keeps a numbered event for replays and hands it to the subscribers that want it. Events relayed
     /// between replicas may arrive slightly out of order: the buffer stays sorted by id.
     public func deliver(_ event: LiveEvent) {
+        if event.audience == .presence {
+            let observers = state.withLock { $0.internalObservers }
+            for observer in observers { observer(event) }
+        }
         let targets = state.withLock { state -> [AsyncStream<LiveEvent>.Continuation] in
             guard event.audience != .presence else {
                 return state.subscribers.values.filter { $0.filter(event) }.map(\.continuation)

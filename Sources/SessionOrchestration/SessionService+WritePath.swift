@@ -43,8 +43,9 @@ extension SessionService {
 
     /// The one write path: every change of a session is stored here. Reads the stored session (`nil`: none
     /// yet), lets `makeChange` make the change for it (`nil`: nothing to store), stores it atomically, and
-    /// starts again from the read when another writer got there first. Then wakes the job worker for new
-    /// jobs, and counts and announces what the events did. Returns the stored session.
+    /// starts again from the read when another writer got there first. Then replaces the lobby's copy and
+    /// tells the replicas (`announceStored`), wakes the job worker for new jobs, and counts and announces
+    /// what the events did. Returns the stored session.
     @discardableResult
     func write(_ bookingID: BookingID, _ makeChange: (StoredSession?) throws -> PreparedChange?) async throws -> Session {
         for _ in 0..<5 {
@@ -59,6 +60,7 @@ extension SessionService {
             } catch StoreError.versionConflict, StoreError.alreadyExists {
                 continue
             }
+            announceStored(saved, previous: stored?.session)
             if !prepared.change.jobs.isEmpty { wakeWorker() }
             for step in prepared.steps {
                 DomainMetrics.record(step.event, from: step.before, to: step.after)

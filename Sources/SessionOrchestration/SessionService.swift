@@ -49,12 +49,14 @@ public struct SessionService: Sendable {
     public let codeHasher: AccessCodeHasher
     /// Live events for the SSE streams of citizens and attendants.
     public let liveEvents: LiveEventBus
+    /// The sessions lobby polls read, kept current by the write path and by `session.changed` events.
+    public let lobbySessions: LobbySessionCache
     private let onJobsEnqueued: @Sendable () -> Void
 
     public init(
         store: any GatewayStore, clock: any GatewayClock, machine: SessionStateMachine, providers: ProviderRegistry,
         sealer: PayloadSealer = PayloadSealer(), liveEvents: LiveEventBus = LiveEventBus(),
-        onJobsEnqueued: @escaping @Sendable () -> Void = {}
+        lobbySessions: LobbySessionCache = LobbySessionCache(), onJobsEnqueued: @escaping @Sendable () -> Void = {}
     ) {
         self.store = store
         self.clock = clock
@@ -63,7 +65,10 @@ public struct SessionService: Sendable {
         self.sealer = sealer
         codeHasher = AccessCodeHasher(key: sealer.derivedKey(for: "validation-code-hash"))
         self.liveEvents = liveEvents
+        self.lobbySessions = lobbySessions
         self.onJobsEnqueued = onJobsEnqueued
+        liveEvents.observeInternalEvents { lobbySessions.receive($0) }
+        liveEvents.onMissedEvents { lobbySessions.removeAll() }
     }
 
     public var policy: SessionPolicy { machine.policy }

@@ -67,7 +67,7 @@ struct TestGateway: Sendable {
 
     init(
         store: any GatewayStore, simulatorURL: URL?, now: Date = Date(timeIntervalSince1970: 1_900_000_000),
-        notifier: (any Notifier)? = nil,
+        notifier: (any Notifier)? = nil, sealer: PayloadSealer = PayloadSealer(),
         providers makeProviders: (any GatewayClock) -> [String: any MeetingProvider] = { _ in [:] }
     ) async {
         self.store = store
@@ -79,7 +79,8 @@ struct TestGateway: Sendable {
                 transport: URLSessionTransport(), clock: clock)
         }
         sessions = SessionService(
-            store: store, clock: clock, machine: SessionStateMachine(), providers: ProviderRegistry(providers))
+            store: store, clock: clock, machine: SessionStateMachine(), providers: ProviderRegistry(providers),
+            sealer: sealer)
         worker = JobWorker(
             sessions: sessions, notifier: notifier ?? UnconfiguredNotifier(), doorbell: Doorbell(),
             configuration: .init(retry: RetryPolicy(maximumAttempts: 3, baseDelay: .seconds(1))),
