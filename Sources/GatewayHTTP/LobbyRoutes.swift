@@ -106,7 +106,7 @@ struct LobbyRoutes: Sendable {
                 ("address:\(context.remoteIP ?? "unknown")", limits.perAddress),
             ])
         else { throw ServerSentEvents.tooManyStreams }
-        let subscription = sessions.liveEvents.subscribe(after: ServerSentEvents.lastEventID(request)) {
+        let subscription = sessions.liveEvents.subscribe(after: ServerSentEvents.lastEventID(request), booking: bookingID) {
             $0.audience == .citizen && $0.bookingID == bookingID && ($0.participant == nil || $0.participant == me)
         }
         let presence = dependencies.presence

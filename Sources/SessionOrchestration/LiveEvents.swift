@@ -74,6 +74,12 @@ public final class LiveEventBus: Sendable {
         var nextSequence = 1
         var buffer: [LiveEvent] = []
         var subscribers: [Int: (filter: @Sendable (LiveEvent) -> Bool, continuation: AsyncStream<LiveEvent>.Continuation)] = [:]
+        /// Subscribers to one booking's events (a citizen's page), by booking: an event is offered to
+        /// its booking's subscribers and to `anyBooking`, not to every stream.
+        var byBooking: [BookingID: Set<Int>] = [:]
+        var anyBooking: Set<Int> = []
+        /// The booking of each subscriber in `byBooking`.
+        var bookingOf: [Int: BookingID] = [:]
         /// Subscribers that are the gateway's own parts, not event streams.
         var internalSubscribers: Set<Int> = []
         var nextSubscriber = 1
@@ -82,6 +88,16 @@ public final class LiveEventBus: Sendable {
         var internalObservers: [@Sendable (LiveEvent) -> Void] = []
         /// The gateway's own parts to tell when events may have been missed (`announceMissedEvents`).
         var missedEventsObservers: [@Sendable () -> Void] = []
+
+        /// The streams that want `event`: its booking's subscribers and those of every booking, each
+        /// through its filter.
+        func interested(in event: LiveEvent) -> [AsyncStream<LiveEvent>.Continuation] {
+            var targets: [AsyncStream<LiveEvent>.Continuation] = []
+            for id in anyBooking.union(byBooking[event.bookingID] ?? []) {
+                if let subscriber = subscribers[id], subscriber.filter(event) { targets.append(subscriber.continuation) }
+            }
+            return targets
+        }
     }
 
     private let state = Mutex(State())
@@ -155,9 +171,7 @@ public final class LiveEventBus: Sendable {
             for observer in observers { observer(event) }
         }
         let targets = state.withLock { state -> [AsyncStream<LiveEvent>.Continuation] in
-            guard event.audience != .presence else {
-                return state.subscribers.values.filter { $0.filter(event) }.map(\.continuation)
-            }
+            guard event.audience != .presence else { return state.interested(in: event) }
             state.nextSequence = max(state.nextSequence, event.sequence + 1)
             if let last = state.buffer.last, last.sequence > event.sequence {
                 let index = state.buffer.firstIndex { $0.sequence > event.sequence } ?? state.buffer.endIndex
@@ -166,22 +180,33 @@ public final class LiveEventBus: Sendable {
                 state.buffer.append(event)
             }
             if state.buffer.count > bufferSize { state.buffer.removeFirst(state.buffer.count - bufferSize) }
-            return state.subscribers.values.filter { $0.filter(event) }.map(\.continuation)
+            return state.interested(in: event)
         }
         for continuation in targets { continuation.yield(event) }
     }
 
-    /// Subscribes to the events `filter` accepts; replays buffered ones after `lastEventID`.
+    /// Subscribes to the events `filter` accepts (only among `booking`'s events, when given); replays
+    /// buffered ones after `lastEventID`.
     public func subscribe(
-        after lastEventID: Int?, isInternal: Bool = false, filter: @escaping @Sendable (LiveEvent) -> Bool
+        after lastEventID: Int?, booking: BookingID? = nil, isInternal: Bool = false,
+        filter: @escaping @Sendable (LiveEvent) -> Bool
     ) -> Subscription {
         let (stream, continuation) = AsyncStream<LiveEvent>.makeStream(bufferingPolicy: .bufferingNewest(500))
         let (id, replay) = state.withLock { state -> (Int, [LiveEvent]) in
             let id = state.nextSubscriber
             state.nextSubscriber += 1
             state.subscribers[id] = (filter, continuation)
+            if let booking {
+                state.byBooking[booking, default: []].insert(id)
+                state.bookingOf[id] = booking
+            } else {
+                state.anyBooking.insert(id)
+            }
             if isInternal { state.internalSubscribers.insert(id) }
-            let replay = lastEventID.map { last in state.buffer.filter { $0.sequence > last && filter($0) } } ?? []
+            let replay =
+                lastEventID.map { last in
+                    state.buffer.filter { $0.sequence > last && (booking == nil || $0.bookingID == booking) && filter($0) }
+                } ?? []
             return (id, replay)
         }
         continuation.onTermination = { [weak self] _ in self?.unsubscribe(id) }
@@ -194,6 +219,9 @@ public final class LiveEventBus: Sendable {
             let all = state.subscribers.values.map(\.continuation)
             state.subscribers = [:]
             state.internalSubscribers = []
+            state.byBooking = [:]
+            state.anyBooking = []
+            state.bookingOf = [:]
             return all
         }
         for continuation in continuations { continuation.finish() }
@@ -206,9 +234,15 @@ public final class LiveEventBus: Sendable {
         state.withLock { state in
             state.subscribers[id] = nil
             state.internalSubscribers.remove(id)
+            state.anyBooking.remove(id)
+            if let booking = state.bookingOf.removeValue(forKey: id) {
+                state.byBooking[booking]?.remove(id)
+                if state.byBooking[booking]?.isEmpty == true { state.byBooking[booking] = nil }
+            }
         }
     }
 }
+
 
 /// Turns stored transitions into live events for the citizen page and the console.
 public struct LiveEventPublisher: Sendable {

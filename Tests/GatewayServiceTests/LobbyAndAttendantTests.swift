@@ -314,4 +314,33 @@ struct LiveEventBusTests {
         bus.finishAll()
         #expect(bus.subscriberCount == 0)
     }
+
+    @Test("A booking's subscriber gets that booking's events only, and its replay too; the others get every booking's")
+    func indexedByBooking() async throws {
+        let bus = LiveEventBus()
+        let sessions = ["B-1", "B-2"].map {
+            Session(
+                bookingID: BookingID($0)!,
+                booking: Booking(
+                    service: "s", startsAt: Date(), endsAt: Date().addingTimeInterval(60), provider: "simulator",
+                    citizen: Citizen(name: "x", email: "x@example.pt")),
+                access: AccessCredentials.issue(using: .random()).0, createdAt: Date())
+        }
+        bus.publish("state", to: .citizen, about: sessions[1], data: [:])
+        // A filter that accepts everything: only the index keeps B-2's events away.
+        let one = bus.subscribe(after: 0, booking: sessions[0].bookingID) { _ in true }
+        #expect(one.replay.isEmpty)
+        let all = bus.subscribe(after: nil) { _ in true }
+        bus.publish("state", to: .citizen, about: sessions[1], data: ["n": .string("1")])
+        bus.publish("state", to: .citizen, about: sessions[0], data: ["n": .string("2")])
+        var mine = one.events.makeAsyncIterator()
+        #expect(await mine.next()?.bookingID == sessions[0].bookingID)
+        var every = all.events.makeAsyncIterator()
+        let first = await every.next()
+        let second = await every.next()
+        #expect([first?.bookingID.rawValue, second?.bookingID.rawValue] == ["B-2", "B-1"])
+        #expect(bus.subscriberCount == 2)
+        bus.finishAll()
+        #expect(bus.subscriberCount == 0)
+    }
 }
