@@ -17,6 +17,7 @@ one table, with its ratio to the bare route (`bench-bare-route`, the same Hummin
   fallback e-mail at the SMTP sink and each signed contact-centre callback at the receiver.
 - Start → `/readyz` 200 on an empty database and the idle RSS after it, the median of --rounds starts.
 - The same streams all reconnecting within 10 s: the time from each connection to its first event.
+- Creates with two replicas on PostgreSQL (scripts/bench_postgres.py): one wrk per replica at once.
 - --pending deadline jobs pending (scripts/bench_deadlines.py): restart → `/readyz`, and the lag from
   --deadline-samples deadlines to their `session.late` events.
 
@@ -641,6 +642,10 @@ def build_rows(results):
                 row(f"late citizens: deadline → {label} p50 s", p50, f"{p50:.2f}")
                 row(f"late citizens: deadline → {label} p99 s", p99, f"{p99:.2f}", target="≤ 2 s",
                     holds=p99 <= 2 and got == count)
+    postgres = results.get("postgres")
+    if postgres:
+        import bench_postgres
+        bench_postgres.rows(postgres, row, median_of(http[0]["bare"], "rps") if http else None)
     deadlines = results.get("deadlines")
     if deadlines:
         import bench_deadlines
@@ -682,7 +687,7 @@ def main():
                         help="seconds after the deadline to wait for e-mails and callbacks (default 60)")
     parser.add_argument("--time-limit", type=float, default=1800, help="no phase starts after this many seconds")
     parser.add_argument("--report-dir", default=str(ROOT / "reports"))
-    parser.add_argument("--only", choices=["lobby", "start", "http", "streams", "late", "deadlines"],
+    parser.add_argument("--only", choices=["lobby", "start", "http", "postgres", "streams", "late", "deadlines"],
                         help="one phase; lobby: only the bare route and the lobby GET, in alternating rounds")
     args = parser.parse_args()
     quick = args.quick
@@ -712,8 +717,9 @@ def main():
         bench_env[name] = value
     began, results, load_at_start = time.monotonic(), {}, os.getloadavg()
     from bench_deadlines import phase_deadlines
-    phases = [("start", phase_start), ("http", phase_http), ("streams", phase_streams), ("late", phase_late),
-              ("deadlines", phase_deadlines)]
+    from bench_postgres import phase_postgres
+    phases = [("start", phase_start), ("http", phase_http), ("postgres", phase_postgres), ("streams", phase_streams),
+              ("late", phase_late), ("deadlines", phase_deadlines)]
     if args.only == "lobby":
         phases = [("http", phase_http)]
     elif args.only:
@@ -748,7 +754,7 @@ def main():
         "figures": [{k: r[k] for k in ("figure", "value", "ratio", "target", "holds")} for r in rows],
         "samples": {"http": http[0] if http else None, "provisioning": http[1] if http else None,
                     "streams": results.get("streams"), "late": results.get("late"), "start": results.get("start"),
-                    "deadlines": results.get("deadlines")},
+                    "deadlines": results.get("deadlines"), "postgres": results.get("postgres")},
     }, indent=2, ensure_ascii=False) + "\n")
     print()
     print(f"written to {report}")

@@ -74,11 +74,13 @@ struct AttendantRoutes: Sendable {
                 ("address:\(context.remoteIP ?? "unknown")", limits.perAddress),
             ])
         else { throw ServerSentEvents.tooManyStreams }
-        let subscription = sessions.liveEvents.subscribe(after: ServerSentEvents.lastEventID(request)) { event in
+        let subscription = sessions.liveEvents.subscribe(
+            after: ServerSentEvents.lastEventID(request), heartbeatEvery: dependencies.heartbeat
+        ) { event in
             event.audience == .attendants && attendant.canSee(service: event.service, assignedTo: event.attendantID)
         }
         return ServerSentEvents.response(
-            snapshot: [], subscription: subscription, heartbeat: dependencies.heartbeat, permit: permit)
+            snapshot: [], subscription: subscription, permit: permit, connectionClosed: context.connectionClosed)
     }
 
     @Sendable func admit(_ request: Request, context: GatewayRequestContext) async throws -> Response {

@@ -22,14 +22,15 @@ public struct GatewayRequestContext: RequestContext {
     public var remoteIP: String?
     /// `http` or `https` as a trusted proxy forwarded it; `nil` otherwise.
     public var clientScheme: String?
-    /// Completes when the client's connection closes (a closed page), before any write would notice.
+    /// Completes when the client closed its side of the connection (a closed page), before any write
+    /// would notice (`PeerClosedSignal`).
     public let connectionClosed: EventLoopFuture<Void>
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         peerIP = source.channel.remoteAddress?.ipAddress
         remoteIP = peerIP
-        connectionClosed = source.channel.closeFuture
+        connectionClosed = PeerClosedSignal.future(for: source.channel)
     }
 
     public var maxUploadSize: Int { Self.maximumBodySize }

@@ -106,7 +106,9 @@ struct LobbyRoutes: Sendable {
                 ("address:\(context.remoteIP ?? "unknown")", limits.perAddress),
             ])
         else { throw ServerSentEvents.tooManyStreams }
-        let subscription = sessions.liveEvents.subscribe(after: ServerSentEvents.lastEventID(request), booking: bookingID) {
+        let subscription = sessions.liveEvents.subscribe(
+            after: ServerSentEvents.lastEventID(request), booking: bookingID, heartbeatEvery: dependencies.heartbeat
+        ) {
             $0.audience == .citizen && $0.bookingID == bookingID && ($0.participant == nil || $0.participant == me)
         }
         let presence = dependencies.presence
@@ -130,8 +132,8 @@ struct LobbyRoutes: Sendable {
             snapshot.append(SSEFrame(event: "admitted", data: ["joinUrl": .string(url)]))
         }
         return ServerSentEvents.response(
-            snapshot: snapshot, subscription: subscription, heartbeat: dependencies.heartbeat, permit: permit,
-            onEnd: streamEnded)
+            snapshot: snapshot, subscription: subscription, permit: permit,
+            connectionClosed: context.connectionClosed, onEnd: streamEnded)
     }
 
     /// The citizen's cancel link: `token` is the cancel token of the link in the invitation.

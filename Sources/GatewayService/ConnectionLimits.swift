@@ -30,6 +30,7 @@ struct ConnectionLimits: Sendable {
                     ConnectionCap(limit: limits.perAddress, counter: counter, exempt: limits.trustedProxies),
                     FirstHeadDeadline(timeout: limits.headTimeout.timeAmount),
                     IdleStateHandler(writeTimeout: limits.writeTimeout.timeAmount), CloseOnWriteIdle(),
+                    PeerClosedSignal(),
                 ],
                 idleTimeout: idleTimeout.timeAmount))
     }

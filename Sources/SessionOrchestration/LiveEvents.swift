@@ -26,6 +26,14 @@ public struct LiveEvent: Sendable, Equatable, Codable {
     /// For one participant only (`citizen`, `companion-1`…); `nil` for everyone of the booking.
     public let participant: String?
 
+    /// What the bus sends every heartbeat interval to the streams that asked for heartbeats (an SSE
+    /// comment on the wire); never published, never buffered.
+    public static let heartbeat = LiveEvent(
+        sequence: 0, audience: .presence, bookingID: LiveEventBus.internalBookingID, service: "", attendantID: nil,
+        name: "heartbeat", data: [:], participant: nil)
+
+    public var isHeartbeat: Bool { self == Self.heartbeat }
+
     /// The same event with the id it was given when it was relayed.
     public func numbered(_ sequence: Int) -> LiveEvent {
         LiveEvent(
@@ -68,12 +76,19 @@ public final class LiveEventBus: Sendable {
         /// Buffered events after the client's last id, to send first.
         public let replay: [LiveEvent]
         fileprivate let id: Int
+        fileprivate let continuation: AsyncStream<LiveEvent>.Continuation
+
+        /// Ends the subscription now (its client went away): `events` finishes.
+        public func end() { continuation.finish() }
     }
 
     private struct State {
         var nextSequence = 1
         var buffer: [LiveEvent] = []
         var subscribers: [Int: (filter: @Sendable (LiveEvent) -> Bool, continuation: AsyncStream<LiveEvent>.Continuation)] = [:]
+        /// Subscribers that are sent `LiveEvent.heartbeat` every `heartbeatInterval` (event streams).
+        var heartbeatSubscribers: Set<Int> = []
+        var heartbeats: Task<Void, Never>?
         /// Subscribers to one booking's events (a citizen's page), by booking: an event is offered to
         /// its booking's subscribers and to `anyBooking`, not to every stream.
         var byBooking: [BookingID: Set<Int>] = [:]
@@ -106,6 +121,15 @@ public final class LiveEventBus: Sendable {
     public init(bufferSize: Int = 2000) {
         self.bufferSize = bufferSize
     }
+
+    deinit {
+        state.withLock { $0.heartbeats?.cancel() }
+    }
+
+    /// How many events a subscriber may have waiting: one that falls further behind (a reader that
+    /// stopped reading) has its stream ended after the events it has, and resumes after the last of
+    /// them with `Last-Event-ID` (the newest are the ones not taken, so nothing is skipped).
+    public static let subscriberBuffer = 500
 
     /// The sequence number the next event will carry; lets a new client start "from now".
     public var nextSequence: Int { state.withLock { $0.nextSequence } }
@@ -182,16 +206,43 @@ public final class LiveEventBus: Sendable {
             if state.buffer.count > bufferSize { state.buffer.removeFirst(state.buffer.count - bufferSize) }
             return state.interested(in: event)
         }
-        for continuation in targets { continuation.yield(event) }
+        Self.send(event, to: targets)
+    }
+
+    /// Yields `event` to each continuation; ends the streams whose buffer is full.
+    private static func send(_ event: LiveEvent, to targets: [AsyncStream<LiveEvent>.Continuation]) {
+        for continuation in targets {
+            if case .dropped = continuation.yield(event) { continuation.finish() }
+        }
+    }
+
+    /// Sends `LiveEvent.heartbeat` to the subscribers that asked for heartbeats, every `interval`, from
+    /// one task for the whole bus (not one per stream); started with the first such subscriber.
+    private func startHeartbeats(every interval: Duration) {
+        state.withLock { state in
+            guard state.heartbeats == nil else { return }
+            state.heartbeats = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    guard let self, !Task.isCancelled else { return }
+                    let targets = self.state.withLock { state in
+                        state.heartbeatSubscribers.compactMap { state.subscribers[$0]?.continuation }
+                    }
+                    Self.send(.heartbeat, to: targets)
+                }
+            }
+        }
     }
 
     /// Subscribes to the events `filter` accepts (only among `booking`'s events, when given); replays
-    /// buffered ones after `lastEventID`.
+    /// buffered ones after `lastEventID`. With `heartbeatEvery`, `LiveEvent.heartbeat` comes that often.
     public func subscribe(
-        after lastEventID: Int?, booking: BookingID? = nil, isInternal: Bool = false,
+        after lastEventID: Int?, booking: BookingID? = nil, isInternal: Bool = false, heartbeatEvery: Duration? = nil,
         filter: @escaping @Sendable (LiveEvent) -> Bool
     ) -> Subscription {
-        let (stream, continuation) = AsyncStream<LiveEvent>.makeStream(bufferingPolicy: .bufferingNewest(500))
+        if let heartbeatEvery { startHeartbeats(every: heartbeatEvery) }
+        let (stream, continuation) = AsyncStream<LiveEvent>.makeStream(
+            bufferingPolicy: .bufferingOldest(Self.subscriberBuffer))
         let (id, replay) = state.withLock { state -> (Int, [LiveEvent]) in
             let id = state.nextSubscriber
             state.nextSubscriber += 1
@@ -203,6 +254,7 @@ public final class LiveEventBus: Sendable {
                 state.anyBooking.insert(id)
             }
             if isInternal { state.internalSubscribers.insert(id) }
+            if heartbeatEvery != nil { state.heartbeatSubscribers.insert(id) }
             let replay =
                 lastEventID.map { last in
                     state.buffer.filter { $0.sequence > last && (booking == nil || $0.bookingID == booking) && filter($0) }
@@ -210,7 +262,7 @@ public final class LiveEventBus: Sendable {
             return (id, replay)
         }
         continuation.onTermination = { [weak self] _ in self?.unsubscribe(id) }
-        return Subscription(events: stream, replay: replay, id: id)
+        return Subscription(events: stream, replay: replay, id: id, continuation: continuation)
     }
 
     /// Ends every stream (graceful shutdown).
@@ -219,6 +271,7 @@ public final class LiveEventBus: Sendable {
             let all = state.subscribers.values.map(\.continuation)
             state.subscribers = [:]
             state.internalSubscribers = []
+            state.heartbeatSubscribers = []
             state.byBooking = [:]
             state.anyBooking = []
             state.bookingOf = [:]
@@ -234,6 +287,7 @@ public final class LiveEventBus: Sendable {
         state.withLock { state in
             state.subscribers[id] = nil
             state.internalSubscribers.remove(id)
+            state.heartbeatSubscribers.remove(id)
             state.anyBooking.remove(id)
             if let booking = state.bookingOf.removeValue(forKey: id) {
                 state.byBooking[booking]?.remove(id)

@@ -315,6 +315,37 @@ struct LiveEventBusTests {
         #expect(bus.subscriberCount == 0)
     }
 
+    @Test("Heartbeats come from the bus to the streams that asked; a reader too far behind has its stream ended")
+    func heartbeatsAndSlowReaders() async throws {
+        let bus = LiveEventBus()
+        let session = Session(
+            bookingID: BookingID("B-1")!,
+            booking: Booking(
+                service: "s", startsAt: Date(), endsAt: Date().addingTimeInterval(60), provider: "simulator",
+                citizen: Citizen(name: "x", email: "x@example.pt")),
+            access: AccessCredentials.issue(using: .random()).0, createdAt: Date())
+        let beating = bus.subscribe(after: nil, heartbeatEvery: .milliseconds(50)) { _ in true }
+        let quiet = bus.subscribe(after: nil) { _ in true }
+        var beats = beating.events.makeAsyncIterator()
+        #expect(await beats.next()?.isHeartbeat == true)
+        bus.publish("state", to: .citizen, about: session, data: [:])
+        var events = quiet.events.makeAsyncIterator()
+        #expect(await events.next()?.name == "state", "no heartbeat for a subscriber that did not ask")
+
+        // Nobody reads `stalled`: past the buffer its stream ends (the client resumes with Last-Event-ID).
+        let stalled = bus.subscribe(after: nil) { $0.name == "burst" }
+        for _ in 0...LiveEventBus.subscriberBuffer {
+            bus.publish("burst", to: .citizen, about: session, data: [:])
+        }
+        var received: [Int] = []
+        for await event in stalled.events { received.append(event.sequence) }
+        #expect(received.count == LiveEventBus.subscriberBuffer, "the buffered events, then the end")
+        #expect(received == received.sorted() && Set(received).count == received.count)
+        let resumed = bus.subscribe(after: received.last) { $0.name == "burst" }
+        #expect(resumed.replay.count == 1, "the one not taken comes with the resume")
+        bus.finishAll()
+    }
+
     @Test("A booking's subscriber gets that booking's events only, and its replay too; the others get every booking's")
     func indexedByBooking() async throws {
         let bus = LiveEventBus()

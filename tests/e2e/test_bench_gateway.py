@@ -1,5 +1,6 @@
-"""The gateway benchmark (scripts/bench) runs a tiny --quick round against the built binaries and
-prints its table and JSON report (its figures are read, not asserted)."""
+"""The gateway benchmark (scripts/bench) runs a tiny --quick round against the built binaries (with
+two replicas on a throwaway PostgreSQL for its PostgreSQL phase) and prints its table and JSON report
+(its figures are read, not asserted)."""
 import json
 import pathlib
 import re
@@ -23,13 +24,16 @@ def test_gateway_benchmark_quick_run_prints_the_table_and_writes_the_report(tmp_
                      "late citizens: e-mails out", "late citizens: callbacks out",
                      "idle RSS MB (empty database)", "start → /readyz 200 ms (empty database)"):
         assert expected in figures, result.stdout
-    for prefix in ("10 streams reconnecting within 10 s", "restart → /readyz 200 ms (", "deadline firing lag p99 s ("):
+    for prefix in ("10 streams reconnecting within 10 s", "restart → /readyz 200 ms (", "deadline firing lag p99 s (",
+                   "PUT /v1/sessions/{id} creates/s, 2 replicas on PostgreSQL"):
         assert any(figure.startswith(prefix) for figure in figures), (prefix, result.stdout)
     reports = list(tmp_path.glob("bench-*.json"))
     assert len(reports) == 1, result.stdout
     report = json.loads(reports[0].read_text())
     assert [figure["figure"] for figure in report["figures"]] == figures
     assert report["settings"]["streams"] == 10 and report["settings"]["late"] == 5
+    postgres = report["samples"]["postgres"]
+    assert postgres["creates_per_second"] > 0 and all(r["non_2xx"] == 0 for r in postgres["rounds"]), postgres
     deadlines = report["samples"]["deadlines"]
     assert deadlines["pending_deadlines"] >= 100 and deadlines["fired"] == deadlines["samples"] == 5, deadlines
     assert report["machine"]["cores"] >= 1

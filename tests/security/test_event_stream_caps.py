@@ -84,3 +84,30 @@ def test_streams_are_capped_per_participant_attendant_and_address(tmp_path):
         assert status == 200
     finally:
         gateway.stop()
+
+
+def test_a_stream_whose_client_left_frees_its_place_at_once(tmp_path):
+    """A citizen whose page reconnects (a dropped connection, a reload) is not refused while the gateway
+    waits for a heartbeat to find the old stream gone: a closed connection ends its stream at once."""
+    gateway = Gateway(tmp_path, env={"JOIN_WINDOW_OPENS_BEFORE_SECONDS": "3600", "SSE_HEARTBEAT_SECONDS": "60",
+                                     "SERVER_WRITE_TIMEOUT_SECONDS": "120"}).start()
+    try:
+        url, ticket, _, _ = lobby(gateway, gateway.credentials["SCHEDULER_API_KEYS"], "SSE-CAP-3")
+        limits = httpx.Limits(max_connections=10, max_keepalive_connections=0)
+        with httpx.Client(timeout=10, limits=limits) as client:
+            for _ in range(4):  # three places per participant: each stream closed before the next
+                with contextlib.ExitStack() as stack:
+                    streams = [open_stream(stack, client, url, ticket) for _ in range(3)]
+                    assert [s.status_code for s in streams] == [200, 200, 200]
+                # Their connections are closed; the places come back well before the next heartbeat.
+                deadline = time.monotonic() + 2
+                while time.monotonic() < deadline:
+                    with client.stream("GET", url, headers={"Authorization": f"Bearer {ticket}"}) as probe:
+                        if probe.status_code == 200:
+                            break
+                    time.sleep(0.05)
+                else:
+                    raise AssertionError("a closed stream's place was not given back within 2 s")
+                time.sleep(0.2)
+    finally:
+        gateway.stop()
