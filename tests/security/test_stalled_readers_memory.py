@@ -1,6 +1,7 @@
 """The attack that grew the process by 140 MiB: 40 clients open the lobby's event stream and never read,
 while the attendant writes as much as the API lets them. Now messages are at most 500 code points and
-100 a session, and each stream holds at most 256 KiB unwritten, so the process stays small."""
+100 a session, and each stream holds at most 500 events unwritten (LiveEventBus.subscriberBuffer; then
+it is ended and the client resumes with Last-Event-ID), so the process stays small."""
 import socket
 import time
 
