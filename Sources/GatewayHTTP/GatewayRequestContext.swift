@@ -22,15 +22,17 @@ public struct GatewayRequestContext: RequestContext {
     public var remoteIP: String?
     /// `http` or `https` as a trusted proxy forwarded it; `nil` otherwise.
     public var clientScheme: String?
+    private let channel: any Channel
+
     /// Completes when the client closed its side of the connection (a closed page), before any write
     /// would notice (`PeerClosedSignal`).
-    public let connectionClosed: EventLoopFuture<Void>
+    public var connectionClosed: EventLoopFuture<Void> { PeerClosedSignal.future(for: channel) }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         peerIP = source.channel.remoteAddress?.ipAddress
         remoteIP = peerIP
-        connectionClosed = PeerClosedSignal.future(for: source.channel)
+        channel = source.channel
     }
 
     public var maxUploadSize: Int { Self.maximumBodySize }

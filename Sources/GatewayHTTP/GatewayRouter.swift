@@ -89,7 +89,7 @@ public func buildGatewayRouter(_ dependencies: GatewayHTTPDependencies) -> Route
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: ClientAddressMiddleware(trusted: dependencies.trustedProxies))
     router.add(middleware: RequestLoggingMiddleware())
-    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RequestMetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: WebhookMetricsMiddleware())
     OperationsRoutes(dependencies: dependencies).add(to: router)
