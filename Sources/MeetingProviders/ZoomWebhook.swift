@@ -41,26 +41,13 @@ public struct ZoomWebhook: ProviderWebhookVerifier {
     struct Envelope: Decodable {
         struct Payload: Decodable {
             struct Object: Decodable {
-                let id: FlexibleID?
+                let id: ZoomMeetingID?
                 let topic: String?
             }
             let object: Object?
         }
         let event: String
         let payload: Payload?
-    }
-
-    /// Zoom sends meeting ids as numbers, sometimes as strings.
-    struct FlexibleID: Decodable {
-        let value: String
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let number = try? container.decode(Int64.self) {
-                value = String(number)
-            } else {
-                value = try container.decode(String.self)
-            }
-        }
     }
 
     /// The event a verified body carries; Zoom gives no event id, so the body's digest is the id.

@@ -289,17 +289,20 @@ struct AttendantAPITests {
 
 @Suite("Live events")
 struct LiveEventBusTests {
+    /// A session to publish about: only its booking id and service matter here.
+    static func session(_ id: String) -> Session {
+        Session(
+            bookingID: BookingID(id)!,
+            booking: Booking(
+                service: "s", startsAt: Date(), endsAt: Date().addingTimeInterval(60), provider: "simulator",
+                citizen: Citizen(name: "x", email: "x@example.pt")),
+            access: AccessCredentials.issue(using: .random()).0, createdAt: Date())
+    }
+
     @Test("A subscriber gets its own events; a resume replays what it missed, in order")
     func replay() async throws {
         let bus = LiveEventBus()
-        let sessions = ["B-1", "B-2"].map {
-            Session(
-                bookingID: BookingID($0)!,
-                booking: Booking(
-                    service: "s", startsAt: Date(), endsAt: Date().addingTimeInterval(60), provider: "simulator",
-                    citizen: Citizen(name: "x", email: "x@example.pt")),
-                access: AccessCredentials.issue(using: .random()).0, createdAt: Date())
-        }
+        let sessions = ["B-1", "B-2"].map(Self.session)
         let live = bus.subscribe(after: nil) { $0.bookingID.rawValue == "B-1" && $0.audience == .citizen }
         bus.publish("state", to: .citizen, about: sessions[0], data: ["state": .string("waiting")])
         bus.publish("state", to: .citizen, about: sessions[1], data: ["state": .string("waiting")])
@@ -318,12 +321,7 @@ struct LiveEventBusTests {
     @Test("Heartbeats come from the bus to the streams that asked; a reader too far behind has its stream ended")
     func heartbeatsAndSlowReaders() async throws {
         let bus = LiveEventBus()
-        let session = Session(
-            bookingID: BookingID("B-1")!,
-            booking: Booking(
-                service: "s", startsAt: Date(), endsAt: Date().addingTimeInterval(60), provider: "simulator",
-                citizen: Citizen(name: "x", email: "x@example.pt")),
-            access: AccessCredentials.issue(using: .random()).0, createdAt: Date())
+        let session = Self.session("B-1")
         let beating = bus.subscribe(after: nil, heartbeatEvery: .milliseconds(50)) { _ in true }
         let quiet = bus.subscribe(after: nil) { _ in true }
         var beats = beating.events.makeAsyncIterator()
@@ -349,14 +347,7 @@ struct LiveEventBusTests {
     @Test("A booking's subscriber gets that booking's events only, and its replay too; the others get every booking's")
     func indexedByBooking() async throws {
         let bus = LiveEventBus()
-        let sessions = ["B-1", "B-2"].map {
-            Session(
-                bookingID: BookingID($0)!,
-                booking: Booking(
-                    service: "s", startsAt: Date(), endsAt: Date().addingTimeInterval(60), provider: "simulator",
-                    citizen: Citizen(name: "x", email: "x@example.pt")),
-                access: AccessCredentials.issue(using: .random()).0, createdAt: Date())
-        }
+        let sessions = ["B-1", "B-2"].map(Self.session)
         bus.publish("state", to: .citizen, about: sessions[1], data: [:])
         // A filter that accepts everything: only the index keeps B-2's events away.
         let one = bus.subscribe(after: 0, booking: sessions[0].bookingID) { _ in true }

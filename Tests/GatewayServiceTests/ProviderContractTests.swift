@@ -7,7 +7,7 @@ import Testing
 /// Each adapter against its own outgoing pact, replayed by a loopback server: every request the adapter
 /// sends must match the recorded one (method, path, query, headers with credentials, body by the
 /// matching rules), and the adapter must make the right thing of every recorded answer.
-@Suite("Provider adapters against their recorded pacts")
+@Suite("Provider adapters against their recorded pacts", .timeLimit(.minutes(3)))
 struct ProviderContractTests {
     static let spec = ProviderFixtures.spec
 

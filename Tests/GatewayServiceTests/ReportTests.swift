@@ -8,7 +8,7 @@ import SessionOrchestration
 import Testing
 
 /// Management reports and audit trails, through the routes, for a scripted day with known outcomes.
-@Suite("Reports and audit")
+@Suite("Reports and audit", .timeLimit(.minutes(3)))
 struct ReportTests {
     static let day = "2030-03-17"  // the Lisbon day of the test clock's start (2030-03-17T17:46:40Z, WET)
 

@@ -6,7 +6,7 @@ import Testing
 
 @testable import GatewayStorage
 
-@Suite("PostgreSQL store")
+@Suite("PostgreSQL store", .timeLimit(.minutes(3)))
 struct PostgresStoreTests {
     /// A second store on the same database: another replica.
     private func replica(of store: PostgresStore) throws -> PostgresStore {

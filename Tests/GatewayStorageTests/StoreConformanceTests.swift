@@ -78,7 +78,7 @@ enum Fixture {
     }
 }
 
-@Suite("Store conformance")
+@Suite("Store conformance", .timeLimit(.minutes(3)))
 struct StoreConformanceTests {
     @Test("A stored session reads back equal, by booking and by join token", arguments: StoreKind.allCases)
     func roundTrip(_ kind: StoreKind) async throws {

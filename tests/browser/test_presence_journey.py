@@ -35,17 +35,11 @@ def site(tmp_path):
 def test_console_shows_a_citizen_who_closed_the_page_as_gone_and_then_back(site, context):
     created = site.create("B-presence", booking(120, name="Rui Lopes"))
     site.wait_room_ready("B-presence")
-    console = context.new_page()
-    console.set_viewport_size({"width": 1280, "height": 900})
-    console_login(console, site)
+    console = open_console(context, site)
     row = console.locator("tr[data-booking-id='B-presence']")
     expect(row).to_be_visible()
 
-    citizen = context.new_page()
-    citizen.goto(site.join_url(created["token"]))
-    citizen.fill("#code", created["validationCode"])
-    citizen.click("#code-submit")
-    expect(citizen.locator("#waiting")).to_be_visible()
+    citizen = enter_lobby(context, site, created["token"], created["validationCode"])
     expect(row).to_have_attribute("data-state", "waiting", timeout=5000)
 
     # The citizen closes the page.
@@ -75,18 +69,12 @@ def test_console_shows_a_companion_who_closed_the_page_as_gone_and_then_back(sit
     created = site.create("B-companion-gone", body)
     interpreter = created["companions"][0]
     site.wait_room_ready("B-companion-gone")
-    console = context.new_page()
-    console.set_viewport_size({"width": 1280, "height": 900})
-    console_login(console, site)
+    console = open_console(context, site)
     row = console.locator("tr[data-booking-id='B-companion-gone']")
     companion_line = row.locator(".contact.companion")
     expect(companion_line).to_be_visible()
 
-    page = context.new_page()
-    page.goto(site.join_url(interpreter["joinUrl"].rstrip("/").rsplit("/", 1)[1]))
-    page.fill("#code", interpreter["validationCode"])
-    page.click("#code-submit")
-    expect(page.locator("#waiting")).to_be_visible()
+    page = enter_lobby(context, site, interpreter["joinUrl"].rstrip("/").rsplit("/", 1)[1], interpreter["validationCode"])
     expect(companion_line).to_contain_text("à espera", timeout=5000)
 
     page.close()
@@ -133,17 +121,11 @@ def test_a_citizen_who_closed_the_page_before_the_slot_gets_the_late_fallback_on
     created = site.create("B-early", booking(starts_in, length=600, name="Rui Lopes"))
     created_at = time.monotonic()
     site.wait_room_ready("B-early")
-    console = context.new_page()
-    console.set_viewport_size({"width": 1280, "height": 900})
-    console_login(console, site)
+    console = open_console(context, site)
     row = console.locator("tr[data-booking-id='B-early']")
 
     # In the lobby before the slot, then the page is closed: gone before the late check.
-    citizen = context.new_page()
-    citizen.goto(site.join_url(created["token"]))
-    citizen.fill("#code", created["validationCode"])
-    citizen.click("#code-submit")
-    expect(citizen.locator("#waiting")).to_be_visible()
+    citizen = enter_lobby(context, site, created["token"], created["validationCode"])
     expect(row).to_have_attribute("data-state", "waiting", timeout=5000)
     citizen.close()
     expect(console.locator("#console-status")).to_contain_text("Rui Lopes saiu da sala de espera",
@@ -178,11 +160,7 @@ def test_a_citizen_who_closed_the_page_before_the_slot_gets_the_late_fallback_on
 def test_an_admitted_citizen_whose_link_expired_gets_a_new_one_and_joins(site, context):
     created = site.create("B-rejoin", booking(120, name="Ana Costa"))
     site.wait_room_ready("B-rejoin")
-    citizen = context.new_page()
-    citizen.goto(site.join_url(created["token"]))
-    citizen.fill("#code", created["validationCode"])
-    citizen.click("#code-submit")
-    expect(citizen.locator("#waiting")).to_be_visible()
+    citizen = enter_lobby(context, site, created["token"], created["validationCode"])
     status, admitted = site.admit("B-rejoin")
     assert status == 200, admitted
     expect(citizen.locator("#admitted")).to_be_visible(timeout=5000)
@@ -207,6 +185,24 @@ def test_an_admitted_citizen_whose_link_expired_gets_a_new_one_and_joins(site, c
     shot(citizen, "join-rejoined")
     trail = [record["event"] for record in site_audit(site, "B-rejoin")]
     assert "citizen_rejoined" in trail, trail
+
+
+def open_console(context, site):
+    """The attendant's console, signed in, on a desktop-sized page."""
+    console = context.new_page()
+    console.set_viewport_size({"width": 1280, "height": 900})
+    console_login(console, site)
+    return console
+
+
+def enter_lobby(context, site, token, code):
+    """A participant's page of `token`, in the waiting room after the code."""
+    page = context.new_page()
+    page.goto(site.join_url(token))
+    page.fill("#code", code)
+    page.click("#code-submit")
+    expect(page.locator("#waiting")).to_be_visible()
+    return page
 
 
 def site_request(site, method, path, body=None):
