@@ -32,8 +32,10 @@ def late_booking(starts_at, index):
 def peers():
     sink = start_smtp_sink()
     receiver = WebhookReceiver()
+    # The gateway keeps its connections to the relay and to the receivers, so the faults are drawn
+    # again at each request on a kept connection (each SMTP command), not only at each connection.
     proxies = {
-        "smtp": FaultProxy(("127.0.0.1", sink.port)).start(),
+        "smtp": FaultProxy(("127.0.0.1", sink.port), per_request=True).start(),
         "contact-centre": FaultProxy(("127.0.0.1", receiver.port)).start(),
         "scheduler": FaultProxy(("127.0.0.1", receiver.port)).start(),
     }

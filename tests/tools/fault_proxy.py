@@ -15,9 +15,12 @@ Modes, switchable at run time:
 - ``mix``     each new connection draws one of the modes above from ``weights`` with a seeded
               random generator (reproducible: the same seed gives the same sequence of modes).
 
-A connection keeps the mode it was given when it was accepted. With ``per_request=True`` (for HTTP
-peers that keep connections alive) a ``pass`` connection looks at the current mode again each time
-the client starts a new request after the peer has answered, before forwarding any of it.
+A connection keeps the mode it was given when it was accepted. With ``per_request=True`` (for
+clients that keep their connections: HTTP keep-alive, an SMTP client that sends message after
+message on one connection) a ``pass`` connection looks at the current mode again each time the
+client starts a new request (an SMTP command) after the peer has answered, before forwarding any of
+it. A message is never delivered and then cut: a fault drawn at its last command stops it before its
+end reaches the peer.
 
 Library use::
 
