@@ -2,7 +2,9 @@ import Crypto
 import Foundation
 import MeetingProviders
 
-/// Signing and reading helpers for the providers' webhook tests.
+/// Signing and reading helpers for the providers' webhook tests. They sign as the providers do, on
+/// their own rather than through the verifiers' `WebhookDigest`: a test that signed with the code it
+/// checks could not catch a mistake in it.
 enum WebhookTestSupport {
     /// A fixed "now": 2026-12-01T10:00:00Z.
     static let now = Date(timeIntervalSince1970: 1_796_119_200)
