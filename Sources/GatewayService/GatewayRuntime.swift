@@ -62,7 +62,7 @@ public final class GatewayRuntime: Sendable {
         try await store.migrate()
 
         var providers: [String: any MeetingProvider] = [:]
-        let transport = URLSessionTransport()
+        let transport = NIOHTTPTransport()
         var simulator: ProviderSimulator?
         var simulatorPort: Int?
         var services: [any Service] = []

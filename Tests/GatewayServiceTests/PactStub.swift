@@ -50,7 +50,7 @@ final class PactStub: Sendable {
         self.process = process
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
-            if (try? await URLSessionTransport().send(.init(method: "GET", url: base, timeout: .seconds(1)))) != nil {
+            if (try? await NIOHTTPTransport().send(.init(method: "GET", url: base, timeout: .seconds(1)))) != nil {
                 return
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -81,7 +81,7 @@ final class PactStub: Sendable {
 final class ProviderStateTransport: HTTPTransport {
     typealias Chooser = @Sendable (HTTPRequest) -> String
 
-    private let inner = URLSessionTransport()
+    private let inner = NIOHTTPTransport()
     private let chooser = Mutex<Chooser>({ _ in "" })
     private let sent = Mutex<[String]>([])
 

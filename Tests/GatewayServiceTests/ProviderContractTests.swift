@@ -373,7 +373,7 @@ func withReplay(_ provider: String, coversAll: Bool = true, _ body: (Replay) asy
     let pact = try PactInteraction.load("video-gateway-\(provider).json")
     try await server.run { base in
         let adapter = ProviderFixtures.adapter(
-            provider, base: base, transport: URLSessionTransport(), clock: ManualClock(ProviderFixtures.now))
+            provider, base: base, transport: NIOHTTPTransport(), clock: ManualClock(ProviderFixtures.now))
         let replay = Replay(server: server, pact: pact, adapter: adapter)
         try await body(replay)
         if coversAll {

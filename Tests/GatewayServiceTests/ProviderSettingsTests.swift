@@ -16,7 +16,7 @@ struct ProviderSettingsTests {
     func completeOrRefused() {
         let none = Self.configuration([:])
         #expect(none.providerSettingErrors().isEmpty)
-        #expect(none.configuredProviders(transport: URLSessionTransport(), clock: SystemClock()).isEmpty)
+        #expect(none.configuredProviders(transport: NIOHTTPTransport(), clock: SystemClock()).isEmpty)
 
         let all = Self.configuration([
             "daily.api.key": "k", "zoom.account.id": "a", "zoom.client.id": "c", "zoom.client.secret": "s",
@@ -25,7 +25,7 @@ struct ProviderSettingsTests {
             "bbb.secret": "s",
         ])
         #expect(all.providerSettingErrors().isEmpty)
-        let names = all.configuredProviders(transport: URLSessionTransport(), clock: SystemClock()).keys.sorted()
+        let names = all.configuredProviders(transport: NIOHTTPTransport(), clock: SystemClock()).keys.sorted()
         #expect(names == ["bigbluebutton", "daily", "msteams", "zoom"])
 
         let partial = Self.configuration([
@@ -37,13 +37,13 @@ struct ProviderSettingsTests {
         #expect(errors.contains { $0.hasPrefix("Microsoft Graph needs GRAPH_CLIENT_ID") })
         #expect(errors.contains("BigBlueButton needs BBB_SECRET as well"))
         #expect(errors.contains { $0.hasPrefix("BBB_CHECKSUM must be one of") })
-        #expect(partial.configuredProviders(transport: URLSessionTransport(), clock: SystemClock()).isEmpty)
+        #expect(partial.configuredProviders(transport: NIOHTTPTransport(), clock: SystemClock()).isEmpty)
     }
 
     @Test("BBB_SECRET alone only verifies BigBlueButton's webhooks")
     func webhookSecretAlone() {
         let configuration = Self.configuration(["bbb.secret": "s"])
         #expect(configuration.providerSettingErrors().isEmpty)
-        #expect(configuration.configuredProviders(transport: URLSessionTransport(), clock: SystemClock()).isEmpty)
+        #expect(configuration.configuredProviders(transport: NIOHTTPTransport(), clock: SystemClock()).isEmpty)
     }
 }

@@ -65,7 +65,7 @@ struct RecordingSubscriptionTests {
             let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: url) { clock in
                 let provider = SubscribingProvider(
                     rooms: DailyProvider(
-                        configuration: .init(baseURL: url, apiKey: "simulator-test-key"), transport: URLSessionTransport(),
+                        configuration: .init(baseURL: url, apiKey: "simulator-test-key"), transport: NIOHTTPTransport(),
                         clock: clock),
                     clock: clock)
                 holder.withLock { $0 = provider }

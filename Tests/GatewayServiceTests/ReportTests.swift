@@ -21,7 +21,7 @@ struct ReportTests {
                     // A provider nobody answers for: its rooms fail after the retries.
                     ["daily": DailyProvider(
                         configuration: .init(baseURL: URL(string: "http://127.0.0.1:9/v1")!, apiKey: "k", timeout: .seconds(2)),
-                        transport: URLSessionTransport(), clock: clock)]
+                        transport: NIOHTTPTransport(), clock: clock)]
                 })
             let attendant = try await Attendant.token()
             let supervisor = try await Attendant.token(id: "s-1", roles: ["attendant", "supervisor"])

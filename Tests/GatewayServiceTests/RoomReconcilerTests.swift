@@ -18,7 +18,7 @@ struct RoomReconcilerTests {
         var headers = ["Authorization": "Bearer simulator-test-key"]
         if body != nil { headers["Content-Type"] = "application/json" }
         let request = MeetingProviders.HTTPRequest(method: method, url: url, headers: headers, body: body.map { Data($0.utf8) })
-        return try await URLSessionTransport().send(request).status
+        return try await NIOHTTPTransport().send(request).status
     }
 
     @Test("Orphan rooms are deleted (old enough, or their session over); a live session's lost room is made again; all audited")
@@ -40,7 +40,7 @@ struct RoomReconcilerTests {
             #expect(!simulator.roomNames.contains(liveRoom))
 
             let inventory = DailyProvider(
-                configuration: .init(baseURL: url, apiKey: "simulator-test-key"), transport: URLSessionTransport(),
+                configuration: .init(baseURL: url, apiKey: "simulator-test-key"), transport: NIOHTTPTransport(),
                 clock: gateway.clock)
             func reconciler(orphanAge: Duration) -> RoomReconciler {
                 RoomReconciler(
@@ -106,7 +106,7 @@ struct RoomReconcilerTests {
         let gateway = await TestGateway(store: InMemoryStore(), simulatorURL: nil)
         let nowhere = URL(string: "http://127.0.0.1:\(try FreePort.loopback())/v1")!
         let inventory = DailyProvider(
-            configuration: .init(baseURL: nowhere, apiKey: "k", timeout: .seconds(2)), transport: URLSessionTransport(),
+            configuration: .init(baseURL: nowhere, apiKey: "k", timeout: .seconds(2)), transport: NIOHTTPTransport(),
             clock: gateway.clock)
         let reconciler = RoomReconciler(
             sessions: gateway.sessions, inventories: ["daily": inventory], interval: .seconds(300),

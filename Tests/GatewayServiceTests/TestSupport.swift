@@ -76,7 +76,7 @@ struct TestGateway: Sendable {
         if let simulatorURL {
             providers["simulator"] = DailyProvider(
                 configuration: .init(baseURL: simulatorURL, apiKey: "simulator-test-key", timeout: .seconds(5)),
-                transport: URLSessionTransport(), clock: clock)
+                transport: NIOHTTPTransport(), clock: clock)
         }
         sessions = SessionService(
             store: store, clock: clock, machine: SessionStateMachine(), providers: ProviderRegistry(providers),
