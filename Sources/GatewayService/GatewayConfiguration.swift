@@ -289,6 +289,7 @@ public struct GatewayConfiguration: Sendable {
         }
         do { _ = try postgresSettings() } catch { errors.append(error.description) }
         if smtpURL != nil && smtpFrom == nil { errors.append("SMTP_FROM must be set with SMTP_URL") }
+        errors += EgressProxySettings.problems(in: ProcessInfo.processInfo.environment)
         errors += callbackSecretErrors()
         errors += fixedValueErrors()
         for key in schedulerAPIKeys.map(SchedulerKey.init) {

@@ -9,9 +9,8 @@ import NIOHTTP1
 /// followed: a 3xx comes back as the answer (see `ProviderHTTP.send`), so a credential sent to one
 /// host is never repeated to the host a `Location` header names.
 ///
-/// An egress proxy is taken from `HTTPS_PROXY` (for https URLs) and `HTTP_PROXY` (for http URLs), upper
-/// or lower case, as `host:port` or `http://host:port`; `NO_PROXY` lists the hosts (or domain suffixes,
-/// `*` for every host) reached directly.
+/// An egress proxy, reached with a CONNECT tunnel, is taken from the environment: see
+/// `EgressProxySettings`.
 public struct NIOHTTPTransport: HTTPTransport {
     /// The longest answer read; a longer one fails the call (no provider answers more than a page).
     public static let maximumResponseBytes = 8 * 1024 * 1024
@@ -54,29 +53,69 @@ public struct NIOHTTPTransport: HTTPTransport {
 /// The process's HTTP clients: one direct, and one per egress proxy set in the environment. They live as
 /// long as the process (a client must be shut down before it is released; these never are).
 struct OutboundRoutes: Sendable {
+    let settings: EgressProxySettings
     let direct: HTTPClient
-    let httpsProxy: HTTPClient?
-    let httpProxy: HTTPClient?
-    let directHosts: [String]
+    let viaHTTPSProxy: HTTPClient?
+    let viaHTTPProxy: HTTPClient?
 
-    static let fromEnvironment = OutboundRoutes(environment: ProcessInfo.processInfo.environment)
+    static let fromEnvironment = OutboundRoutes(settings: EgressProxySettings(environment: ProcessInfo.processInfo.environment))
 
-    init(environment: [String: String]) {
-        func setting(_ name: String) -> String? {
-            let value = environment[name] ?? environment[name.lowercased()]
-            return value?.isEmpty == false ? value : nil
-        }
+    private init(settings: EgressProxySettings) {
+        self.settings = settings
         direct = Self.client(proxy: nil)
-        httpsProxy = setting("HTTPS_PROXY").flatMap(Self.proxy).map(Self.client)
-        httpProxy = setting("HTTP_PROXY").flatMap(Self.proxy).map(Self.client)
-        directHosts = (setting("NO_PROXY") ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        viaHTTPSProxy = settings.httpsProxy.map(Self.client)
+        viaHTTPProxy = settings.httpProxy.map(Self.client)
     }
 
     func client(for url: URL) -> HTTPClient {
-        let proxied = url.scheme?.lowercased() == "https" ? httpsProxy : httpProxy
-        guard let proxied, !isDirect(url.host?.lowercased() ?? "") else { return direct }
-        return proxied
+        switch settings.route(for: url) {
+        case .direct: direct
+        case .httpsProxy: viaHTTPSProxy ?? direct
+        case .httpProxy: viaHTTPProxy ?? direct
+        }
+    }
+
+    private static func client(proxy: HTTPClient.Configuration.Proxy?) -> HTTPClient {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, proxy: proxy)
+        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+}
+
+/// Which egress proxy, if any, a URL is reached through: `HTTPS_PROXY` for https URLs, `HTTP_PROXY` for
+/// http URLs (upper or lower case, `host:port` or `http://host:port`), except for the hosts `NO_PROXY`
+/// lists (host names or domain suffixes, comma-separated; `*`: every host).
+public struct EgressProxySettings: Sendable, Equatable {
+    enum Route: Equatable { case direct, httpsProxy, httpProxy }
+
+    let httpsProxy: HTTPClient.Configuration.Proxy?
+    let httpProxy: HTTPClient.Configuration.Proxy?
+    let directHosts: [String]
+
+    init(environment: [String: String]) {
+        httpsProxy = Self.setting("HTTPS_PROXY", in: environment).flatMap(Self.proxy)
+        httpProxy = Self.setting("HTTP_PROXY", in: environment).flatMap(Self.proxy)
+        directHosts = (Self.setting("NO_PROXY", in: environment) ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+    }
+
+    /// What is wrong with the proxy settings of `environment` (the gateway does not start with them).
+    public static func problems(in environment: [String: String]) -> [String] {
+        ["HTTPS_PROXY", "HTTP_PROXY"].compactMap { name in
+            guard let value = setting(name, in: environment), proxy(value) == nil else { return nil }
+            return "\(name) must be host:port or http://host:port"
+        }
+    }
+
+    private static func setting(_ name: String, in environment: [String: String]) -> String? {
+        let value = environment[name] ?? environment[name.lowercased()]
+        return value?.isEmpty == false ? value : nil
+    }
+
+    func route(for url: URL) -> Route {
+        let isHTTPS = url.scheme?.lowercased() == "https"
+        guard (isHTTPS ? httpsProxy : httpProxy) != nil, !isDirect(url.host?.lowercased() ?? "") else { return .direct }
+        return isHTTPS ? .httpsProxy : .httpProxy
     }
 
     private func isDirect(_ host: String) -> Bool {
@@ -92,15 +131,9 @@ struct OutboundRoutes: Sendable {
         var rest = Substring(text)
         if let range = rest.range(of: "://") { rest = rest[range.upperBound...] }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
-        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),
-            (1...65535).contains(port), colon > rest.startIndex
+        guard let colon = rest.lastIndex(of: ":"), colon > rest.startIndex,
+            let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port)
         else { return nil }
         return .server(host: String(rest[..<colon]), port: port)
-    }
-
-    private static func client(proxy: HTTPClient.Configuration.Proxy?) -> HTTPClient {
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, proxy: proxy)
-        configuration.connectionPool = .init(idleTimeout: .seconds(30))
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 }
