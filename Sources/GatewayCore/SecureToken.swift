@@ -5,9 +5,19 @@ import Foundation
 public enum SecureToken {
     /// A base64url string of `byteCount` random bytes (default 24 bytes = 192 bits).
     public static func make(byteCount: Int = 24) -> String {
+        Data(randomBytes(byteCount)).base64URLEncodedString()
+    }
+
+    /// `count` bytes from the system's generator, eight at a time (one system call per eight bytes,
+    /// not one per byte).
+    static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return Data(bytes).base64URLEncodedString()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 7)
+        while bytes.count < count {
+            withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
+        }
+        return Array(bytes.prefix(count))
     }
 
     /// Compares two secrets in time independent of where they differ.

@@ -52,6 +52,25 @@ struct ValueTests {
         #expect(token.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
     }
 
+    @Test("Random bytes come in the length asked, every byte value appears, and no two draws repeat")
+    func randomBytes() {
+        for count in [0, 1, 7, 8, 9, 16, 24, 33] {
+            #expect(SecureToken.randomBytes(count).count == count)
+        }
+        #expect(SecureToken.make(byteCount: 16).count == 22)
+        // 4,096 draws of 8 bytes: each of the 256 values is expected 128 times; missing one is
+        // (255/256)^32768 ≈ 1e-56 for a uniform generator.
+        var seen = Set<UInt8>()
+        var draws = Set<[UInt8]>()
+        for _ in 0..<4096 {
+            let draw = SecureToken.randomBytes(8)
+            seen.formUnion(draw)
+            draws.insert(draw)
+        }
+        #expect(seen.count == 256)
+        #expect(draws.count == 4096)
+    }
+
     @Test("Constant-time comparison agrees with equality")
     func constantTime() {
         #expect(SecureToken.constantTimeEquals("abc", "abc"))
