@@ -21,15 +21,7 @@ public struct AccessCodeHash: Sendable, Equatable, Codable {
 
     /// A short, non-secret mark of this particular hash: it changes whenever the code is replaced.
     public var generationMark: String {
-        // Hex by hand: `String(format:)` costs more than the hash (this runs on every lobby poll).
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(16)
-        for byte in SHA256.hash(data: Data(("mark:" + salt).utf8)).prefix(8) {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        SHA256.hash(data: Data(("mark:" + salt).utf8)).prefix(8).lowercaseHex
     }
 }
 
@@ -64,12 +56,11 @@ public struct AccessCodeHasher: Sendable {
     }
 
     private func keyedDigest(salt: String, code: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data((salt + ":" + code).utf8), using: key)
-            .map { String(format: "%02x", $0) }.joined()
+        HMAC<SHA256>.authenticationCode(for: Data((salt + ":" + code).utf8), using: key).lowercaseHex
     }
 
     private static func legacyDigest(salt: String, code: String) -> String {
-        SHA256.hash(data: Data((salt + ":" + code).utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data((salt + ":" + code).utf8)).lowercaseHex
     }
 }
 

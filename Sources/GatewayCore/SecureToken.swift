@@ -44,9 +44,15 @@ extension Data {
 
     /// RFC 4648 §5 base64url without padding.
     public func base64URLEncodedString() -> String {
-        base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        var characters = Array(base64EncodedString().utf8)
+        while characters.last == UInt8(ascii: "=") { characters.removeLast() }
+        for index in characters.indices {
+            switch characters[index] {
+            case UInt8(ascii: "+"): characters[index] = UInt8(ascii: "-")
+            case UInt8(ascii: "/"): characters[index] = UInt8(ascii: "_")
+            default: break
+            }
+        }
+        return String(decoding: characters, as: UTF8.self)
     }
 }

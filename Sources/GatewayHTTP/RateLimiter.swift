@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatewayCore
 import GatewayStorage
 
 /// Fixed-window attempt limits per key (a client address, a link), counted in the database so that every
@@ -9,7 +10,7 @@ struct RateLimiter: Sendable {
 
     /// Counts one attempt for `key`; returns the seconds to wait when over `limit` per `window`.
     func retryAfter(key: String, limit: Int, window: Duration = .seconds(60), now: Date = Date()) async throws -> Int? {
-        let hashed = SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hashed = SHA256.hash(data: Data(key.utf8)).lowercaseHex
         let counted = try await store.countAttempt(key: hashed, at: now, window: window)
         guard counted.count > limit else { return nil }
         let remaining = Double(window.components.seconds) - now.timeIntervalSince(counted.start)

@@ -35,7 +35,7 @@ public struct DailyProvider: MeetingProvider, RoomInventory {
     /// personal data.
     public static func roomName(for bookingID: BookingID) -> String {
         let digest = SHA256.hash(data: Data(bookingID.rawValue.utf8))
-        return "vg-" + digest.prefix(12).map { String(format: "%02x", $0) }.joined()
+        return "vg-" + digest.prefix(12).lowercaseHex
     }
 
     public func createOrGetRoom(for spec: RoomSpec, knownRoomID: String?, roomCreated: RoomCreated) async throws

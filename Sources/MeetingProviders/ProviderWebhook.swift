@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatewayCore
 
 /// A provider's webhook event, verified and read: what it means for the gateway and which room it names.
 public struct ProviderWebhookEvent: Sendable, Equatable {
@@ -84,7 +85,7 @@ public protocol ProviderWebhookVerifier: Sendable {
 enum WebhookDigest {
     /// Lowercase hex of `bytes`.
     static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
+        bytes.lowercaseHex
     }
 
     /// Lowercase hex of HMAC-SHA256(`key`, `message`).

@@ -29,13 +29,13 @@ public struct SignedWebhookSender: Sendable {
     /// A stable event id: `evt_` + 32 hex digits of SHA-256(booking, type, generation).
     public static func eventID(bookingID: BookingID, type: String, generation: Int) -> String {
         let digest = SHA256.hash(data: Data("\(bookingID.rawValue)|\(type)|\(generation)".utf8))
-        return "evt_" + digest.prefix(16).map { String(format: "%02x", $0) }.joined()
+        return "evt_" + digest.prefix(16).lowercaseHex
     }
 
     public static func signature(secret: String, timestamp: Int, body: Data) -> String {
         let message = Data("\(timestamp).".utf8) + body
         let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Data(secret.utf8)))
-        return "t=\(timestamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
+        return "t=\(timestamp),v1=" + mac.lowercaseHex
     }
 
     public func post(_ event: WebhookEvent<some Encodable & Sendable>, to url: URL) async throws {

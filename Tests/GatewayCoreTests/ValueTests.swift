@@ -52,6 +52,21 @@ struct ValueTests {
         #expect(token.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
     }
 
+    @Test("Hex and base64url agree with their RFC 4648 test vectors")
+    func encodings() {
+        #expect([UInt8]().lowercaseHex == "")
+        #expect([0x00, 0x0f, 0xa5, 0xff].lowercaseHex == "000fa5ff")
+        #expect(Array("foobar".utf8).lowercaseHex == "666f6f626172")
+        // RFC 4648 §10 vectors, unpadded, and the two characters base64url changes.
+        let vectors = ["": "", "f": "Zg", "fo": "Zm8", "foo": "Zm9v", "foob": "Zm9vYg", "fooba": "Zm9vYmE", "foobar": "Zm9vYmFy"]
+        for (plain, encoded) in vectors {
+            #expect(Data(plain.utf8).base64URLEncodedString() == encoded)
+            #expect(Data(base64URLEncoded: encoded) == Data(plain.utf8))
+        }
+        #expect(Data([0xfb, 0xff, 0xbf]).base64URLEncodedString() == "-_-_")
+        #expect(Data(base64URLEncoded: "-_-_") == Data([0xfb, 0xff, 0xbf]))
+    }
+
     @Test("Random bytes come in the length asked, every byte value appears, and no two draws repeat")
     func randomBytes() {
         for count in [0, 1, 7, 8, 9, 16, 24, 33] {
