@@ -116,21 +116,3 @@ enum IPAddressBytes {
         return bytes
     }
 }
-
-/// Puts the client's address (behind a trusted proxy, the forwarded one) on the request context,
-/// where rate limits and stream caps read it.
-struct ClientAddressMiddleware: RouterMiddleware {
-    let trusted: TrustedProxies
-
-    func handle(
-        _ request: Request, context: GatewayRequestContext,
-        next: (Request, GatewayRequestContext) async throws -> Response
-    ) async throws -> Response {
-        guard !trusted.isEmpty else { return try await next(request, context) }
-        var context = context
-        let client = trusted.client(peer: context.peerIP, headers: request.headers)
-        context.remoteIP = client.address
-        context.clientScheme = client.scheme
-        return try await next(request, context)
-    }
-}

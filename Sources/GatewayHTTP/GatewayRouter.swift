@@ -87,11 +87,7 @@ public struct GatewayHTTPDependencies: Sendable {
 /// Builds the gateway's router: the scheduler API and the operations endpoints.
 public func buildGatewayRouter(_ dependencies: GatewayHTTPDependencies) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
-    router.add(middleware: ClientAddressMiddleware(trusted: dependencies.trustedProxies))
-    router.add(middleware: RequestLoggingMiddleware())
-    router.add(middleware: RequestMetricsMiddleware())
-    router.add(middleware: ProblemMiddleware())
-    router.add(middleware: WebhookMetricsMiddleware())
+    router.add(middleware: GatewayMiddleware(trusted: dependencies.trustedProxies))
     OperationsRoutes(dependencies: dependencies).add(to: router)
     SchedulerRoutes(dependencies: dependencies).add(to: router.group("v1/sessions"))
     LobbyRoutes(dependencies: dependencies).add(to: router.group("v1/lobby"))

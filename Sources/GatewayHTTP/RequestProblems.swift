@@ -5,30 +5,27 @@ import Logging
 
 /// Turns every error into problem+json: Hummingbird's own (404 route, 405, 413), store failures and
 /// anything unexpected, which is logged without its payload and answered as a plain 500.
-struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response
-    {
-        do {
-            return try await next(request, context)
-        } catch let problem as Problem {
-            throw problem
-        } catch let error as StoreError {
-            context.logger.error("store error", metadata: ["error": "\(error)"])
-            throw Problem(.serviceUnavailable, code: "store_unavailable", title: "The database is not available")
-        } catch let error as any HTTPResponseError {
+enum RequestProblems {
+    static func problem(for error: any Error, request: Request, logger: Logger) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as StoreError:
+            logger.error("store error", metadata: ["error": "\(error)"])
+            return Problem(.serviceUnavailable, code: "store_unavailable", title: "The database is not available")
+        case let error as any HTTPResponseError:
             if error.status == .notFound {
                 let declared = DeclaredRoutes.methods(for: request.uri.path)
                 if !declared.isEmpty && !declared.contains(request.method.rawValue) {
-                    throw Problem(
+                    return Problem(
                         .methodNotAllowed, code: "method_not_allowed", title: "Method not allowed",
                         headers: [.allow: declared.sorted().joined(separator: ", ")])
                 }
             }
-            throw Self.problem(for: error.status)
-        } catch {
-            context.logger.error("unexpected error", metadata: ["error.type": "\(type(of: error))"])
-            throw Problem(.internalServerError, code: "internal_error", title: "Internal error")
+            return problem(for: error.status)
+        default:
+            logger.error("unexpected error", metadata: ["error.type": "\(type(of: error))"])
+            return Problem(.internalServerError, code: "internal_error", title: "Internal error")
         }
     }
 
