@@ -95,7 +95,15 @@ struct LobbyRoutes: Sendable {
         return try JSONResponse.make(encoded: dependencies.lobbyAnswers.body(of: view, for: participant))
     }
 
+    /// The lobby's event stream, opened in a task of its own. The connection's task lives as long as
+    /// the stream and keeps the memory of the deepest call it ever made (Swift's task allocator keeps
+    /// its slabs), so the reads and checks that open a stream, made on that task, would stay allocated
+    /// for the stream's whole life: about 12 KB more per open stream, measured with heaptrack.
     @Sendable func events(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        try await Task { try await openEvents(request, context) }.value
+    }
+
+    private func openEvents(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         var (session, participant) = try await ticketHolder(request, context)
         let bookingID = session.bookingID
         let me = participant.description

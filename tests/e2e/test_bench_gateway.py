@@ -20,7 +20,8 @@ def test_gateway_benchmark_quick_run_prints_the_table_and_writes_the_report(tmp_
     figures = [row.split(" | ")[0].lstrip("| ") for row in rows]
     for expected in ("bare route GET / req/s", "GET /healthz req/s", "GET /v1/lobby/{token} req/s",
                      "PUT /v1/sessions/{id} creates/s (16 connections)", "rooms provisioned/s (built-in simulator)",
-                     "RSS per lobby event stream KB (10 open)", "admit → admitted p50 ms",
+                     "RSS per lobby event stream KB (10 open)",
+                     "bare route: RSS per kept-alive connection KB (10 open, one request each)", "admit → admitted p50 ms",
                      "late citizens: e-mails out", "late citizens: callbacks out",
                      "idle RSS MB (empty database)", "start → /readyz 200 ms (empty database)"):
         assert expected in figures, result.stdout
