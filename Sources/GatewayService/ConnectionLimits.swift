@@ -29,7 +29,7 @@ struct ConnectionLimits: Sendable {
                 additionalChannelHandlers: [
                     ConnectionCap(limit: limits.perAddress, counter: counter, exempt: limits.trustedProxies),
                     FirstHeadDeadline(timeout: limits.headTimeout.timeAmount),
-                    IdleStateHandler(writeTimeout: limits.writeTimeout.timeAmount), CloseOnWriteIdle(),
+                    WriteProgressTimeout(timeout: limits.writeTimeout.timeAmount),
                     PeerClosedSignal(),
                 ],
                 idleTimeout: idleTimeout.timeAmount))
@@ -149,15 +149,77 @@ final class FirstHeadDeadline: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// Closes the channel on the write-idle event of the `IdleStateHandler` before it.
-final class CloseOnWriteIdle: ChannelInboundHandler, RemovableChannelHandler {
+/// Closes a connection that completes no write for `timeout`: an idle or half-open connection, or an
+/// event stream whose reader stopped once the kernel's send buffer is full.
+///
+/// What NIO's `IdleStateHandler(writeTimeout:)` does, for less: that handler makes a promise and a
+/// callback for every write (three or more an answer), which cost 13 points of `/healthz` against the
+/// bare route (BENCHMARKS.md). Writes complete in the order they were made, so following one write
+/// at a time tells the same thing: the first write is followed, the writes made while it is pending
+/// pass untouched, and the next write after it completed is followed again.
+final class WriteProgressTimeout: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
+    typealias OutboundIn = NIOAny
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case IdleStateHandler.IdleStateEvent.write = event {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
+    private let timeout: TimeAmount
+    private var lastCompleted = NIODeadline.now()
+    private var following = false
+    private var check: Scheduled<Void>?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startChecking(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if check == nil { startChecking(context) }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stopChecking()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stopChecking()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard !following else {
+            context.write(data, promise: promise)
+            return
         }
+        following = true
+        let followed = promise ?? context.eventLoop.makePromise()
+        followed.futureResult.assumeIsolated().whenComplete { _ in
+            self.following = false
+            self.lastCompleted = .now()
+        }
+        context.write(data, promise: followed)
+    }
+
+    private func startChecking(_ context: ChannelHandlerContext) {
+        lastCompleted = .now()
+        schedule(context, in: timeout)
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, in delay: TimeAmount) {
+        check = context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+            let quiet = NIODeadline.now() - self.lastCompleted
+            if quiet >= self.timeout {
+                context.close(promise: nil)
+            } else {
+                self.schedule(context, in: self.timeout - quiet)
+            }
+        }
+    }
+
+    private func stopChecking() {
+        check?.cancel()
+        check = nil
     }
 }
