@@ -26,7 +26,8 @@ def test_gateway_benchmark_quick_run_prints_the_table_and_writes_the_report(tmp_
                      "idle RSS MB (empty database)", "start → /readyz 200 ms (empty database)"):
         assert expected in figures, result.stdout
     for prefix in ("10 streams reconnecting within 10 s", "restart → /readyz 200 ms (", "deadline firing lag p99 s (",
-                   "PUT /v1/sessions/{id} creates/s, 2 replicas on PostgreSQL"):
+                   "PUT /v1/sessions/{id} creates/s, 2 replicas on PostgreSQL",
+                   "PostgreSQL alone: pgbench TPC-B-like transactions/s"):
         assert any(figure.startswith(prefix) for figure in figures), (prefix, result.stdout)
     reports = list(tmp_path.glob("bench-*.json"))
     assert len(reports) == 1, result.stdout
@@ -35,6 +36,7 @@ def test_gateway_benchmark_quick_run_prints_the_table_and_writes_the_report(tmp_
     assert report["settings"]["streams"] == 10 and report["settings"]["late"] == 5
     postgres = report["samples"]["postgres"]
     assert postgres["creates_per_second"] > 0 and all(r["non_2xx"] == 0 for r in postgres["rounds"]), postgres
+    assert postgres["pgbench_tps"] > 0, postgres
     deadlines = report["samples"]["deadlines"]
     assert deadlines["pending_deadlines"] >= 100 and deadlines["fired"] == deadlines["samples"] == 5, deadlines
     assert report["machine"]["cores"] >= 1
