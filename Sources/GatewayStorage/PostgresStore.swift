@@ -158,28 +158,27 @@ public final class PostgresStore: GatewayStore {
                 guard try await Self.insertReceipt(receipt, on: connection) else { throw StoreError.duplicateWebhookEvent }
             }
             let version: Int
-            var previous: Session?
+            let previous: Session?
             let roomID = session.room.providerRoomID
             if let expected = change.expectedVersion {
                 version = expected + 1
-                let old = try await Self.collect(
-                    connection.query(
-                        "SELECT data::text AS data FROM sessions WHERE booking_id = \(id) FOR UPDATE",
-                        logger: Self.quiet))
-                previous = try old.first.map { try codec.decode(try $0.decode(String.self)) }
+                // The row as it was (`old`, read from the statement's snapshot) comes back with the update.
                 let updated = try await Self.collect(
                     connection.query(
                         """
-                        UPDATE sessions SET state = \(session.state.rawValue), service = \(session.booking.service),
+                        UPDATE sessions AS s SET state = \(session.state.rawValue), service = \(session.booking.service),
                             starts_at = \(session.booking.startsAt.millisecondsSince1970),
                             join_token = \(session.access.joinToken), cancel_token = \(session.access.cancelToken),
                             version = \(Int64(version)), data = \(data)::jsonb, provider_room_id = \(roomID)
-                        WHERE booking_id = \(id) AND version = \(Int64(expected))
-                        RETURNING 1
+                        FROM sessions AS old
+                        WHERE s.booking_id = \(id) AND s.version = \(Int64(expected)) AND old.booking_id = s.booking_id
+                        RETURNING old.data::text AS data
                         """, logger: Self.quiet))
-                guard updated.count == 1 else { throw StoreError.versionConflict(session.bookingID) }
+                guard let old = updated.first else { throw StoreError.versionConflict(session.bookingID) }
+                previous = try codec.decode(try old.decode(String.self))
             } else {
                 version = 1
+                previous = nil
                 let inserted = try await Self.collect(
                     connection.query(
                         """
@@ -193,19 +192,19 @@ public final class PostgresStore: GatewayStore {
                         """, logger: Self.quiet))
                 guard inserted.count == 1 else { throw StoreError.alreadyExists(session.bookingID) }
             }
-            try await connection.query("DELETE FROM participant_tokens WHERE booking_id = \(id)", logger: Self.quiet)
-            for companion in session.companions {
-                try await connection.query(
-                    "INSERT INTO participant_tokens (token, booking_id) VALUES (\(companion.access.joinToken), \(id))",
-                    logger: Self.quiet)
+            // Companions' tokens are rewritten only when they changed (a new session has none stored:
+            // `removeSession` removes them with the session).
+            let tokens = session.companions.map(\.access.joinToken)
+            if tokens != (previous?.companions.map(\.access.joinToken) ?? []) {
+                try await connection.query("DELETE FROM participant_tokens WHERE booking_id = \(id)", logger: Self.quiet)
+                if !tokens.isEmpty {
+                    try await connection.query(
+                        "INSERT INTO participant_tokens (token, booking_id) SELECT unnest(\(tokens)::text[]), \(id)",
+                        logger: Self.quiet)
+                }
             }
-            for record in change.audit {
-                try await connection.query(
-                    """
-                    INSERT INTO audit_events (booking_id, at, actor, event, from_state, to_state)
-                    VALUES (\(record.bookingID.rawValue), \(record.at.millisecondsSince1970), \(record.actor.description),
-                        \(record.event), \(record.fromState?.rawValue), \(record.toState.rawValue))
-                    """, logger: Self.quiet)
+            if !change.audit.isEmpty {
+                try await connection.query(Self.auditInsert(change.audit), logger: Self.quiet)
             }
             if change.cancelsPendingDeadlines {
                 try await connection.query(
@@ -218,21 +217,10 @@ public final class PostgresStore: GatewayStore {
                     "UPDATE jobs SET state = 'done', locked_until = NULL, payload = NULL WHERE id = \(jobID)",
                     logger: Self.quiet)
             }
-            for job in change.jobs {
-                try await connection.query(
-                    """
-                    INSERT INTO jobs (booking_id, kind, generation, due_at, state, attempts, payload)
-                    VALUES (\(job.bookingID.rawValue), \(job.kind.description), \(Int64(job.generation)),
-                        \(job.dueAt.millisecondsSince1970), 'pending', 0, \(job.payload))
-                    ON CONFLICT (booking_id, kind, generation) DO UPDATE
-                    SET state = 'pending', due_at = excluded.due_at, attempts = 0, last_error = NULL, locked_until = NULL,
-                        payload = excluded.payload
-                    WHERE jobs.state IN ('done', 'dead') OR (jobs.state = 'pending' AND excluded.payload IS NOT NULL)
-                    """, logger: Self.quiet)
-            }
-            if !change.jobs.isEmpty {
-                // Delivered at commit, to every replica's worker (this one's too).
-                try await connection.query("SELECT pg_notify(\(Self.jobsChannel), '')", logger: Self.quiet)
+            let batches = Self.jobBatches(change.jobs)
+            for (index, batch) in batches.enumerated() {
+                // The last one also notifies, delivered at commit to every replica's worker (this one's too).
+                try await connection.query(Self.jobsUpsert(batch, notifying: index == batches.count - 1), logger: Self.quiet)
             }
             for (key, counts) in ReportFigures.delta(from: previous, to: session) {
                 try await Self.addReportCounts(counts, to: key, on: connection)
@@ -367,13 +355,86 @@ public final class PostgresStore: GatewayStore {
                 ON CONFLICT (day, service) DO UPDATE SET buckets = excluded.buckets
                 """, logger: quiet)
         }
-        for (metric, value) in counts where !metric.hasPrefix(ReportFigures.waitPrefix) {
-            try await connection.query(
-                """
-                INSERT INTO report_counts (service, day, metric, value) VALUES (\(key.service), \(key.day), \(metric), \(Int64(value)))
-                ON CONFLICT (day, service, metric) DO UPDATE SET value = report_counts.value + excluded.value
-                """, logger: quiet)
+        let plain = counts.filter { !$0.key.hasPrefix(ReportFigures.waitPrefix) }.sorted { $0.key < $1.key }
+        guard !plain.isEmpty else { return }
+        var binds = PostgresBindings()
+        var rows: [String] = []
+        for (metric, value) in plain {
+            binds.append(key.service)
+            binds.append(key.day)
+            binds.append(metric)
+            binds.append(Int64(value))
+            let last = binds.count
+            rows.append("($\(last - 3), $\(last - 2), $\(last - 1), $\(last))")
         }
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO report_counts (service, day, metric, value) VALUES \(rows.joined(separator: ", "))
+                    ON CONFLICT (day, service, metric) DO UPDATE SET value = report_counts.value + excluded.value
+                    """, binds: binds), logger: quiet)
+    }
+
+    /// One statement inserting `records` in their order (their ids, which order an audit trail, follow it).
+    private static func auditInsert(_ records: [AuditRecord]) -> PostgresQuery {
+        var binds = PostgresBindings()
+        var rows: [String] = []
+        for record in records {
+            binds.append(record.bookingID.rawValue)
+            binds.append(record.at.millisecondsSince1970)
+            binds.append(record.actor.description)
+            binds.append(record.event)
+            if let from = record.fromState { binds.append(from.rawValue) } else { binds.appendNull() }
+            binds.append(record.toState.rawValue)
+            let first = binds.count - 5
+            rows.append("(" + (first...binds.count).map { "$\($0)" }.joined(separator: ", ") + ")")
+        }
+        return PostgresQuery(
+            unsafeSQL: "INSERT INTO audit_events (booking_id, at, actor, event, from_state, to_state) VALUES "
+                + rows.joined(separator: ", "),
+            binds: binds)
+    }
+
+    /// `jobs` split into batches in which no job's key (booking, kind, generation) repeats, in order: the
+    /// n-th job of a key goes in the n-th batch, so the batches upserted one after the other do what
+    /// upserting the jobs one by one would (one statement cannot upsert the same row twice).
+    static func jobBatches(_ jobs: [JobRequest]) -> [[JobRequest]] {
+        var batches: [[JobRequest]] = []
+        var seen: [String: Int] = [:]
+        for job in jobs {
+            let key = "\(job.bookingID.rawValue)|\(job.kind.description)|\(job.generation)"
+            let index = seen[key, default: 0]
+            seen[key] = index + 1
+            if index == batches.count { batches.append([]) }
+            batches[index].append(job)
+        }
+        return batches
+    }
+
+    /// One statement upserting `jobs` (keys distinct), and notifying the workers when `notifying`.
+    private static func jobsUpsert(_ jobs: [JobRequest], notifying: Bool) -> PostgresQuery {
+        var binds = PostgresBindings()
+        var rows: [String] = []
+        for job in jobs {
+            binds.append(job.bookingID.rawValue)
+            binds.append(job.kind.description)
+            binds.append(Int64(job.generation))
+            binds.append(job.dueAt.millisecondsSince1970)
+            if let payload = job.payload { binds.append(payload) } else { binds.appendNull() }
+            let last = binds.count
+            rows.append("($\(last - 4), $\(last - 3), $\(last - 2), $\(last - 1), 'pending', 0, $\(last))")
+        }
+        let upsert = """
+            INSERT INTO jobs (booking_id, kind, generation, due_at, state, attempts, payload)
+            VALUES \(rows.joined(separator: ", "))
+            ON CONFLICT (booking_id, kind, generation) DO UPDATE
+            SET state = 'pending', due_at = excluded.due_at, attempts = 0, last_error = NULL, locked_until = NULL,
+                payload = excluded.payload
+            WHERE jobs.state IN ('done', 'dead') OR (jobs.state = 'pending' AND excluded.payload IS NOT NULL)
+            """
+        guard notifying else { return PostgresQuery(unsafeSQL: upsert, binds: binds) }
+        binds.append(jobsChannel)
+        return PostgresQuery(unsafeSQL: "WITH upserted AS (\(upsert) RETURNING 1) SELECT pg_notify($\(binds.count), '')", binds: binds)
     }
 
     // MARK: JobStore

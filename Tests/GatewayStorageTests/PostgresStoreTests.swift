@@ -163,3 +163,20 @@ struct PostgresStoreTests {
 }
 
 struct WaitTimedOut: Error {}
+
+@Suite("PostgreSQL job batches")
+struct PostgresJobBatchTests {
+    @Test("Jobs are split so that no key repeats in a batch, each key's n-th job in the n-th batch, in order")
+    func batches() {
+        let a1 = Fixture.job("B-1", .provisionRoom)
+        let a2 = Fixture.job("B-1", .provisionRoom, dueAt: Fixture.now + .seconds(5))
+        let a3 = Fixture.job("B-1", .provisionRoom, dueAt: Fixture.now + .seconds(9))
+        let b = Fixture.job("B-1", .provisionRoom, generation: 2)
+        let c = Fixture.job("B-1", .deadline(.lateCheck))
+        let batches = PostgresStore.jobBatches([a1, b, a2, c, a3])
+        #expect(batches.map { $0.map(\.dueAt) } == [[a1.dueAt, b.dueAt, c.dueAt], [a2.dueAt], [a3.dueAt]])
+        #expect(batches.map { $0.map(\.generation) } == [[1, 2, 1], [1], [1]])
+        #expect(PostgresStore.jobBatches([]).isEmpty)
+        #expect(PostgresStore.jobBatches([c, b]).count == 1)
+    }
+}

@@ -123,6 +123,38 @@ struct StoreConformanceTests {
         #expect(try await store.jobs(for: session.bookingID).isEmpty)
     }
 
+    @Test("A companion's link finds the session while they are on it, and not once they are replaced",
+          arguments: StoreKind.allCases)
+    func companionLinks(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let hasher = AccessCodeHasher.random()
+        var session = Fixture.session("B-1")
+        session.booking.companions = [Companion(role: .interpreter, name: "Rita Gomes")]
+        _ = session.issueCompanionAccess(using: hasher)
+        try await store.apply(SessionChange(session: session, expectedVersion: nil))
+        let rita = try #require(session.companions.first?.access.joinToken)
+        #expect(try await store.session(joinToken: rita)?.session.bookingID == session.bookingID)
+        // Another change that keeps the companion keeps the link.
+        session.state = .open
+        try await store.apply(SessionChange(session: session, expectedVersion: 1))
+        #expect(try await store.session(joinToken: rita)?.version == 2)
+        // Replaced: the new companion's link finds the session, the old one nothing.
+        let previous = session.booking.companions
+        session.booking.companions = [Companion(role: .representative, name: "João Lima")]
+        _ = session.issueCompanionAccess(using: hasher, previous: previous)
+        try await store.apply(SessionChange(session: session, expectedVersion: 2))
+        let joao = try #require(session.companions.first?.access.joinToken)
+        #expect(joao != rita)
+        #expect(try await store.session(joinToken: joao)?.version == 3)
+        #expect(try await store.session(joinToken: rita) == nil)
+        // No companion left: no companion link at all.
+        session.booking.companions = []
+        _ = session.issueCompanionAccess(using: hasher, previous: session.booking.companions)
+        try await store.apply(SessionChange(session: session, expectedVersion: 3))
+        #expect(try await store.session(joinToken: joao) == nil)
+        #expect(try await store.session(joinToken: session.access.joinToken)?.version == 4)
+    }
+
     @Test("Audit records are kept in order", arguments: StoreKind.allCases)
     func audit(_ kind: StoreKind) async throws {
         let store = try await kind.make()
