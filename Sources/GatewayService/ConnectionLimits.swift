@@ -162,7 +162,8 @@ final class WriteProgressTimeout: ChannelDuplexHandler, RemovableChannelHandler 
     typealias OutboundIn = NIOAny
 
     private let timeout: TimeAmount
-    private var lastCompleted = NIODeadline.now()
+    /// On the event loop's clock (`EventLoop.now`), the one its scheduled checks run on.
+    private var lastCompleted = NIODeadline.uptimeNanoseconds(0)
     private var following = false
     private var check: Scheduled<Void>?
 
@@ -194,22 +195,23 @@ final class WriteProgressTimeout: ChannelDuplexHandler, RemovableChannelHandler 
             return
         }
         following = true
-        let followed = promise ?? context.eventLoop.makePromise()
+        let loop = context.eventLoop
+        let followed = promise ?? loop.makePromise()
         followed.futureResult.assumeIsolated().whenComplete { _ in
             self.following = false
-            self.lastCompleted = .now()
+            self.lastCompleted = loop.now
         }
         context.write(data, promise: followed)
     }
 
     private func startChecking(_ context: ChannelHandlerContext) {
-        lastCompleted = .now()
+        lastCompleted = context.eventLoop.now
         schedule(context, in: timeout)
     }
 
     private func schedule(_ context: ChannelHandlerContext, in delay: TimeAmount) {
         check = context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
-            let quiet = NIODeadline.now() - self.lastCompleted
+            let quiet = context.eventLoop.now - self.lastCompleted
             if quiet >= self.timeout {
                 context.close(promise: nil)
             } else {
