@@ -125,5 +125,10 @@ struct ProviderStateRoutes: Sendable {
         try await sessions.store.apply(SessionChange(session: session, expectedVersion: nil, audit: [created]))
         // Removed and stored again, its version starts over: every copy of the lobby is dropped.
         sessions.forgetLobbySession(bookingID, service: nil)
+        // A citizen the state says is waiting is in the lobby now, as if their page had just asked: the
+        // presence check must not take them for gone before the interaction's request arrives.
+        if session.state == .waiting {
+            dependencies.presence?.polled(bookingID, participant: Participant.citizen.description)
+        }
     }
 }
