@@ -43,8 +43,10 @@ public struct GeneratedCredentials: Sendable, Equatable {
             OUTBOX_KEY=\(credentials.outboxKey)
 
             """
-        FileManager.default.createFile(
+        // Not kept, the keys would change at the next start and every client would be refused: stop instead.
+        guard FileManager.default.createFile(
             atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        else { throw GatewayStartupError("could not write the generated credentials to \(path)") }
         return (credentials, true)
     }
 }

@@ -25,3 +25,12 @@ def test_generated_values_are_printed_once_with_where_they_are_kept(tmp_path):
     second = Gateway(tmp_path).start()
     second.stop()
     assert second.stdout_path.read_text() == ""
+
+
+def test_credentials_that_cannot_be_kept_stop_the_start(tmp_path):
+    """Keys not kept would change at the next start and lock every client out: the start stops and says why."""
+    from security_support import refused_start
+    # A folder where the file should be: the file cannot be written (as root too).
+    (tmp_path / "var" / "credentials.env").mkdir(parents=True)
+    output = refused_start(tmp_path, {})
+    assert "could not write the generated credentials" in output, output
