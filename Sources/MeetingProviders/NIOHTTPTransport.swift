@@ -103,7 +103,7 @@ public struct EgressProxySettings: Sendable, Equatable {
     public static func problems(in environment: [String: String]) -> [String] {
         ["HTTPS_PROXY", "HTTP_PROXY"].compactMap { name in
             guard let value = setting(name, in: environment), proxy(value) == nil else { return nil }
-            return "\(name) must be host:port or http://host:port"
+            return "\(name) must be host:port or http://host:port (no user or password)"
         }
     }
 
@@ -126,14 +126,20 @@ public struct EgressProxySettings: Sendable, Equatable {
         }
     }
 
-    /// `host:port` or `http://host:port` (a trailing `/` allowed); `nil` when it is neither.
+    /// `host:port` or `http://host:port` (a trailing `/` allowed); `nil` when it is neither: another
+    /// scheme, a user or password (not supported), or no port.
     static func proxy(_ text: String) -> HTTPClient.Configuration.Proxy? {
         var rest = Substring(text)
-        if let range = rest.range(of: "://") { rest = rest[range.upperBound...] }
+        if let range = rest.range(of: "://") {
+            guard rest[..<range.lowerBound].lowercased() == "http" else { return nil }
+            rest = rest[range.upperBound...]
+        }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         guard let colon = rest.lastIndex(of: ":"), colon > rest.startIndex,
             let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port)
         else { return nil }
-        return .server(host: String(rest[..<colon]), port: port)
+        let host = rest[..<colon]
+        guard !host.contains(where: { "@/ ".contains($0) }) else { return nil }
+        return .server(host: String(host), port: port)
     }
 }

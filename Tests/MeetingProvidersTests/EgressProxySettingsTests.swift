@@ -31,8 +31,12 @@ struct EgressProxySettingsTests {
 
     @Test("A proxy that is not host:port is reported, an empty one is no proxy")
     func problems() {
-        #expect(EgressProxySettings.problems(in: ["HTTPS_PROXY": "egress.example"]) == ["HTTPS_PROXY must be host:port or http://host:port"])
-        #expect(EgressProxySettings.problems(in: ["http_proxy": "egress.example:99999"]) == ["HTTP_PROXY must be host:port or http://host:port"])
+        let message = " must be host:port or http://host:port (no user or password)"
+        #expect(EgressProxySettings.problems(in: ["HTTPS_PROXY": "egress.example"]) == ["HTTPS_PROXY" + message])
+        #expect(EgressProxySettings.problems(in: ["http_proxy": "egress.example:99999"]) == ["HTTP_PROXY" + message])
+        #expect(EgressProxySettings.problems(in: ["HTTPS_PROXY": "http://agent:secret@egress.example:3128"]) == ["HTTPS_PROXY" + message])
+        #expect(EgressProxySettings.problems(in: ["HTTPS_PROXY": "socks5://egress.example:1080"]) == ["HTTPS_PROXY" + message])
+        #expect(EgressProxySettings.proxy("HTTP://egress.example:3128/") == .server(host: "egress.example", port: 3128))
         #expect(EgressProxySettings.problems(in: ["HTTPS_PROXY": "", "HTTP_PROXY": "http://egress.example:3128"]).isEmpty)
         #expect(EgressProxySettings(environment: ["HTTPS_PROXY": ""]).httpsProxy == nil)
     }

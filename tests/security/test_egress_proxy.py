@@ -86,3 +86,9 @@ def test_provider_calls_go_through_the_proxy_and_no_proxy_hosts_do_not(tmp_path,
 def test_a_proxy_setting_that_is_not_host_and_port_stops_the_start(tmp_path):
     output = refused_start(tmp_path, {"HTTPS_PROXY": "proxy.example.org"})
     assert "HTTPS_PROXY must be host:port or http://host:port" in output
+
+
+def test_a_proxy_with_a_password_stops_the_start_without_printing_it(tmp_path):
+    output = refused_start(tmp_path, {"HTTPS_PROXY": "http://agent:proxy-password-never-printed@egress.example:3128"})
+    assert "HTTPS_PROXY must be host:port or http://host:port (no user or password)" in output
+    assert "proxy-password-never-printed" not in output
