@@ -29,12 +29,25 @@ if command -v unshare >/dev/null && command -v ip >/dev/null && unshare -rn true
   isolate=(unshare -rn sh -c 'ip link set lo up && exec "$@"' sh)
   echo "(network namespace: loopback only)"
 fi
-set +e
-# Bounded: a test that hangs fails the run after 15 minutes instead of holding it.
-timeout --kill-after=30 900 "${isolate[@]}" swift test --skip-build > reports/swift-test.log 2>&1
-status=$?
-set -e
-if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then echo "swift test did not finish within 15 minutes"; fi
+# Bounded: the suites take under a minute. A run that has not finished in 5 minutes is stopped (its
+# test process too, which outlives `timeout`) and, once, run again whole: a rare stall has been seen
+# in which the test process keeps no thread of Swift's cooperative pool and runs nothing more (every
+# remaining thread idle in epoll or poll). The stalled run's log is kept as reports/swift-test-stalled.log.
+run_swift_tests() {
+  set +e
+  timeout --kill-after=30 300 "${isolate[@]}" swift test --skip-build > reports/swift-test.log 2>&1
+  status=$?
+  set -e
+  pkill -f 'video-session-gatewayPackageTests.xctest' || true
+}
+run_swift_tests
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+  echo "swift test did not finish within 5 minutes (log: reports/swift-test-stalled.log); running it again once"
+  mv reports/swift-test.log reports/swift-test-stalled.log
+  grep -E "✘ Test|recorded an issue" reports/swift-test-stalled.log || true
+  run_swift_tests
+  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then echo "swift test did not finish within 5 minutes, twice"; fi
+fi
 grep -E "^(✔|✘) Suite|✘ Test|recorded an issue" reports/swift-test.log || true
 grep -E "Test run with" reports/swift-test.log || true
 if [ "$status" -ne 0 ]; then echo "swift test failed (full log: reports/swift-test.log)"; exit "$status"; fi
