@@ -30,9 +30,8 @@ if command -v unshare >/dev/null && command -v ip >/dev/null && unshare -rn true
   echo "(network namespace: loopback only)"
 fi
 # Bounded: the suites take under a minute. A run that has not finished in 5 minutes is stopped (its
-# test process too, which outlives `timeout`) and, once, run again whole: a rare stall has been seen
-# in which the test process keeps no thread of Swift's cooperative pool and runs nothing more (every
-# remaining thread idle in epoll or poll). The stalled run's log is kept as reports/swift-test-stalled.log.
+# test process too, which outlives `timeout`), the tests it left unfinished are named, and it is run
+# again whole, once. The stalled run's log is kept as reports/swift-test-stalled.log.
 run_swift_tests() {
   set +e
   timeout --kill-after=30 300 "${isolate[@]}" swift test --skip-build > reports/swift-test.log 2>&1
@@ -45,6 +44,14 @@ if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
   echo "swift test did not finish within 5 minutes (log: reports/swift-test-stalled.log); running it again once"
   mv reports/swift-test.log reports/swift-test-stalled.log
   grep -E "✘ Test|recorded an issue" reports/swift-test-stalled.log || true
+  echo "tests started and not finished:"
+  sed -E 's/\x1b\[[0-9;]*m//g' reports/swift-test-stalled.log | python3 -c '
+import re, sys
+started, ended = [], set()
+for line in sys.stdin:
+    if m := re.search(r"Test (\".*\") started\.$", line): started.append(m.group(1))
+    elif m := re.search(r"Test (\".*\")( with \d+ test cases?)? (passed|failed) after", line): ended.add(m.group(1))
+print("\n".join("  " + name for name in started if name not in ended) or "  (none)")'
   run_swift_tests
   if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then echo "swift test did not finish within 5 minutes, twice"; fi
 fi

@@ -34,18 +34,38 @@ public struct NIOHTTPTransport: HTTPTransport {
         do {
             let deadline = NIODeadline.now() + .nanoseconds(Int64(request.timeout.timeInterval * 1_000_000_000))
             let response = try await client.execute(outbound, deadline: deadline)
-            let body = try await response.body.collect(upTo: Self.maximumResponseBytes)
+            let body = try await Self.collect(response.body, before: deadline)
             var headers: [String: String] = [:]
             for field in response.headers {
                 let name = field.name.lowercased()
                 headers[name] = headers[name].map { "\($0), \(field.value)" } ?? field.value
             }
             return HTTPResponse(status: Int(response.status.code), headers: headers, body: Data(buffer: body))
+        } catch let error as ProviderError {
+            throw error
         } catch let error as HTTPClientError {
             // Its description names the failure (`deadlineExceeded`, `connectTimeout`, …), never the URL.
             throw ProviderError.unavailable("transport: \(error)")
         } catch {
             throw ProviderError.unavailable("transport: \(type(of: error))")
+        }
+    }
+
+    /// The answer's body, read before `deadline`: the client's own deadline ends with the answer's head,
+    /// so a provider that sends the head and then nothing would otherwise hold the call for good.
+    private static func collect(_ body: HTTPClientResponse.Body, before deadline: NIODeadline) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { reads in
+            reads.addTask { try await body.collect(upTo: maximumResponseBytes) }
+            reads.addTask {
+                let remaining = deadline - .now()
+                try await Task.sleep(for: .nanoseconds(max(0, remaining.nanoseconds)))
+                return nil
+            }
+            defer { reads.cancelAll() }
+            guard let first = try await reads.next(), let collected = first else {
+                throw ProviderError.unavailable("transport: the answer's body did not arrive before the deadline")
+            }
+            return collected
         }
     }
 }
@@ -78,6 +98,10 @@ struct OutboundRoutes: Sendable {
     private static func client(proxy: HTTPClient.Configuration.Proxy?) -> HTTPClient {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, proxy: proxy)
         configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        // A connection that cannot be made fails its call at once: the job worker retries with its own
+        // back-off. Left on, the client's own retries of refused connections held a call past its
+        // deadline (seen with a provider whose port had closed).
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 }
