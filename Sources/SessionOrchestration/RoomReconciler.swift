@@ -120,6 +120,10 @@ public final class RoomReconciler: Service, Sendable {
                 metadata: ["provider": "\(name)", "room": "\(room.id)", "booking.id": "\(session?.bookingID.rawValue ?? "none")"])
             if let session {
                 _ = try? await sessions.handle(.auditOnly("orphan_room_deleted"), for: session.bookingID, by: .system)
+                // A room whose delete job gave up reads deleted now: the scheduler was told it may remain.
+                if session.room.status == .deleteFailed, session.room.providerRoomID == room.id {
+                    _ = try? await sessions.handle(.roomDeleted, for: session.bookingID, by: .system)
+                }
             }
         }
         return deleted

@@ -68,6 +68,47 @@ struct RoomReconcilerTests {
         }
     }
 
+    @Test("A room whose delete gave up is deleted by the next round, and its session's room reads deleted")
+    func roomWhoseDeleteGaveUp() async throws {
+        try await withSimulator { simulator, url in
+            let store = InMemoryStore()
+            let gateway = await TestGateway(store: store, simulatorURL: url)
+            try await gateway.test { client in
+                #expect(try await client.create("B-1").status == .created)
+                try await gateway.worker.runUntilIdle()
+            }
+            let bookingID = BookingID("B-1")!
+            let roomID = try #require(try await store.session(for: bookingID)?.session.room.providerRoomID)
+            // The same gateway while its provider is unreachable: the cancellation's delete gives up.
+            let closedPort = try FreePort.loopback()
+            let unreachable = URL(string: "http://127.0.0.1:\(closedPort)/v1")!
+            let cut = await TestGateway(store: store, simulatorURL: unreachable)
+            let cancelled = try await cut.test { client in try await client.call(.delete, "/v1/sessions/B-1").status }
+            #expect(cancelled == .noContent)
+            for _ in 0..<3 {
+                try await cut.worker.runUntilIdle()
+                cut.clock.advance(by: .seconds(120))
+            }
+            #expect(try await store.jobs(for: bookingID).first { $0.kind == .deleteRoom }?.state == .dead)
+            #expect(try await store.session(for: bookingID)?.session.room.status == .deleteFailed)
+            #expect(simulator.roomNames.contains(roomID))
+
+            let inventory = DailyProvider(
+                configuration: .init(baseURL: url, apiKey: "simulator-test-key"), transport: NIOHTTPTransport(), clock: gateway.clock)
+            let reconciler = RoomReconciler(
+                sessions: gateway.sessions, inventories: ["simulator": inventory], interval: .seconds(300),
+                minimumOrphanAge: .seconds(900), logger: Logger(label: "test"))
+            let report = try await reconciler.reconcile(provider: "simulator")
+            #expect(report.orphansDeleted == [roomID])
+            #expect(!simulator.roomNames.contains(roomID))
+            let room = try #require(try await store.session(for: bookingID)?.session.room)
+            #expect(room.status == .deleted)
+            #expect(room.errorCode == nil)
+            let trail = try await store.auditTrail(for: bookingID).map(\.event)
+            #expect(trail.suffix(3) == ["room_delete_failed", "orphan_room_deleted", "room_deleted"])
+        }
+    }
+
     @Test(
         "A live session's room absent from the list is made again only where the list shows rooms not yet started (not BigBlueButton's); orphans go either way",
         arguments: [true, false])

@@ -143,12 +143,17 @@ class Run:
         env = gateway_env(smtp_url=self.sink.url, contact_centre_url=f"{self.receiver.base}/contact-centre",
                           scheduler_url=f"{self.receiver.base}/scheduler", grace=GRACE, lease=2,
                           extra={**self.simulator.gateway_env(), "JOB_RETRY_BASE_SECONDS": "0.2",
-                                 "SHUTDOWN_GRACE_SECONDS": "2"})
+                                 "SHUTDOWN_GRACE_SECONDS": "2", **self.reconcile_env()})
         self.gateway = Gateway(self.workdir, env=env)
         self.gateway.start()
         self.key = self.gateway.credentials["SCHEDULER_API_KEYS"]
         self.attendant = attendant_token(self.workdir) if self.mode == "crash" else None
         self.database = self.workdir / "var" / "gateway.sqlite"
+
+    def reconcile_env(self):
+        """Faults: the reconciler runs every 2 s. A delete can meet a fault at each of its attempts and give
+        up (room.delete_failed); the reconciler is what then takes that room back, as in production."""
+        return {"RECONCILE_INTERVAL_SECONDS": "2"} if self.mode == "faults" else {}
 
     def stop(self):
         for step in (lambda: self.gateway and self.gateway.stop(timeout=20),
@@ -392,8 +397,23 @@ class Run:
 
         started = time.monotonic()
         settled = wait_until(quiet, self.quiet_timeout, interval=0.5)
+        if self.mode == "faults" and self.dead_deletes():
+            # Rooms whose delete gave up are the reconciler's: wait for its rounds to take them.
+            states = {b.id: self.session(b) for b in self.bookings if b.created}
+            wait_until(lambda: not self.orphan_rooms(states), 60, interval=0.5)
         time.sleep(3)  # anything sent twice would arrive by now
         return settled, time.monotonic() - started
+
+    def dead_deletes(self):
+        return [j for j in jobs(self.database) if j["kind"] == "room.delete" and j["state"] == "dead"]
+
+    def orphan_rooms(self, states):
+        """Rooms at the simulator that no live session should have (its booking cancelled or failed, or
+        unknown)."""
+        _, with_room = self.expectations()
+        should_have = {b for b in with_room if (states.get(b) or {}).get("state") != "failed"}
+        by_room = {room_name(b.id): b.id for b in self.bookings}
+        return sorted(r for r in self.simulator.stats()["rooms"] if by_room.get(r) not in should_have)
 
     def check(self, settled, quiet_seconds, elapsed):
         violations = []
@@ -452,7 +472,7 @@ class Run:
         by_room = {room_name(b.id): b.id for b in self.bookings}
         failed = {b for b, s in states.items() if s["state"] == "failed"}
         should_have = {b for b in with_room if b not in failed}
-        orphans = sorted(r for r in rooms if by_room.get(r) not in should_have)
+        orphans = self.orphan_rooms(states)
         missing_rooms = sorted(b for b in should_have if room_name(b) not in rooms)
         not_ready = sorted(b for b in should_have if states.get(b, {}).get("room", {}).get("status") != "ready")
         # A failed provisioning takes its room back, and a later reschedule may provision the booking
@@ -467,6 +487,9 @@ class Run:
         figures["room creates at the simulator"] = sum(stats.get("createsByName", {}).values())
         figures["duplicate rooms"] = len(duplicates)
         figures["orphan rooms (cancelled, failed or unknown session)"] = len(orphans)
+        if self.mode == "faults":
+            figures["room deletes that gave up / rooms the reconciler deleted"] = (
+                f"{len(self.dead_deletes())} / {sum(audit_counts(self.database, 'orphan_room_deleted').values())}")
         figures["missing rooms (live session without its room)"] = len(missing_rooms)
         figures["live sessions whose room.status is not ready"] = len(not_ready)
         figures["simulator requests"] = stats.get("requests")
