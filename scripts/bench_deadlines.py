@@ -70,8 +70,8 @@ class AttendantEvents:
                             self.arrivals.setdefault(booking, arrived)
                 elif not line:
                     event = None
-        except OSError:
-            return
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            return  # close() shut the stream under the reader (http.client then fails in one of these ways)
 
     def close(self):
         try:
