@@ -41,19 +41,17 @@ public struct SMTPConfiguration: Sendable {
 /// without holding a thread. The easy handles of successful sends are kept for the next ones: libcurl
 /// keeps each one's connection to the relay open, so a burst of messages (a thousand late citizens)
 /// skips a connection, `EHLO` and STARTTLS per message. A failed send drops its handle and connection.
+/// libcurl itself is loaded by the first send (see `CCurl.h`).
 public final class CurlSMTPMailer: MailTransport {
     private let configuration: SMTPConfiguration
     private let slots: AsyncSlots
     private let maximumIdleHandles: Int
     private let idleHandles = Mutex<[EasyHandle]>([])
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
-
     public init(configuration: SMTPConfiguration, maximumConcurrentSends: Int = 8) {
         self.configuration = configuration
         slots = AsyncSlots(maximumConcurrentSends)
         maximumIdleHandles = max(1, maximumConcurrentSends)
-        _ = Self.globalInit
     }
 
     /// One libcurl easy handle, with the connection libcurl keeps open on it.
@@ -61,17 +59,17 @@ public final class CurlSMTPMailer: MailTransport {
         let raw: UnsafeMutableRawPointer
 
         init?() {
-            guard let raw = curl_easy_init() else { return nil }
+            guard let raw = ccurl_easy_init() else { return nil }
             self.raw = raw
         }
 
-        deinit { curl_easy_cleanup(raw) }
+        deinit { ccurl_easy_cleanup(raw) }
     }
 
     /// A kept handle (its options cleared, its connection kept), or a new one.
     private func takeHandle() -> EasyHandle? {
         if let kept = idleHandles.withLock({ $0.popLast() }) {
-            curl_easy_reset(kept.raw)
+            ccurl_easy_reset(kept.raw)
             return kept
         }
         return EasyHandle()
@@ -108,11 +106,13 @@ public final class CurlSMTPMailer: MailTransport {
     }
 
     private func sendBlocking(_ message: MailMessage) throws {
-        guard let easy = takeHandle() else { throw NotificationError.temporary("smtp: libcurl unavailable") }
+        guard let easy = takeHandle() else {
+            throw NotificationError.temporary("smtp: libcurl unavailable: \(String(cString: ccurl_load_error()))")
+        }
         let handle = easy.raw
         let reader = Reader(message.rendered())
-        var recipients: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "<\(message.to.address)>")
-        defer { curl_slist_free_all(recipients) }
+        var recipients: UnsafeMutablePointer<curl_slist>? = ccurl_slist_append(nil, "<\(message.to.address)>")
+        defer { ccurl_slist_free_all(recipients) }
 
         let timeoutMilliseconds = Int(configuration.timeout.components.seconds * 1000)
         var codes: [CURLcode] = [
@@ -149,14 +149,14 @@ public final class CurlSMTPMailer: MailTransport {
         }
         guard codes.allSatisfy({ $0 == CURLE_OK }) else { throw NotificationError.permanent("smtp: invalid settings") }
 
-        let result = withExtendedLifetime(reader) { curl_easy_perform(handle) }
+        let result = withExtendedLifetime(reader) { ccurl_easy_perform(handle) }
         recipients = recipients ?? nil
         guard result != CURLE_OK else {
             keep(easy)
             return
         }
         let reply = ccurl_response_code(handle)
-        let reason = "smtp: \(String(cString: curl_easy_strerror(result)))" + (reply > 0 ? " (\(reply))" : "")
+        let reason = "smtp: \(String(cString: ccurl_easy_strerror(result)))" + (reply > 0 ? " (\(reply))" : "")
         switch result {
         case CURLE_LOGIN_DENIED, CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL:
             throw NotificationError.permanent(reason)
