@@ -1,6 +1,7 @@
 import Foundation
 
-/// RFC 3339 date-times: parsed strictly (an offset is required), written in UTC to the second.
+/// RFC 3339 date-times: parsed strictly (an offset is required), written in UTC to the second (or
+/// to the millisecond, for log records).
 ///
 /// Both directions work on the digits themselves: a Foundation date formatter costs more than the
 /// rest of a lobby request (it opens an ICU calendar each time), and the shape here is fixed.
@@ -57,14 +58,32 @@ public enum RFC3339 {
     /// `YYYY-MM-DDTHH:MM:SSZ`: the date to the nearest millisecond, then its second (as Foundation's
     /// formatter writes it).
     public static func string(from date: Date) -> String {
-        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
-        let total = Int((milliseconds / 1000).rounded(.down))
+        let (seconds, _) = wholeMilliseconds(of: date)
+        return secondsText(seconds) + "Z"
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`: the date to the nearest millisecond (log records).
+    public static func stringWithMilliseconds(from date: Date) -> String {
+        let (seconds, milliseconds) = wholeMilliseconds(of: date)
+        let fraction = milliseconds < 10 ? "00\(milliseconds)" : milliseconds < 100 ? "0\(milliseconds)" : "\(milliseconds)"
+        return secondsText(seconds) + "." + fraction + "Z"
+    }
+
+    /// The date rounded to the millisecond, as whole seconds since 1970 and the milliseconds after them.
+    private static func wholeMilliseconds(of date: Date) -> (seconds: Int, milliseconds: Int) {
+        let total = Int((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = total >= 0 ? total / 1000 : (total - 999) / 1000
+        return (seconds, total - seconds * 1000)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS` of a number of seconds since 1970, in UTC.
+    private static func secondsText(_ total: Int) -> String {
         let days = total >= 0 ? total / 86_400 : (total - 86_399) / 86_400
         let secondOfDay = total - days * 86_400
         let (year, month, day) = civilDate(daysSinceEpoch: days)
         func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
         let yearText = String(repeating: "0", count: max(0, 4 - String(year).count)) + String(year)
-        return "\(yearText)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))Z"
+        return "\(yearText)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))"
     }
 
     private static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }

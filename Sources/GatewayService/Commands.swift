@@ -128,6 +128,9 @@ public enum GatewayCommands {
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         let isJSON = configuration.logFormat == "json"
         let replica = configuration.replicaID
+        // The text handler stamps each line with the local time (`localtime_r`): with `TZ` unset, glibc
+        // checks /etc/localtime with a `stat` at every line; named, the file is read once.
+        if !isJSON, getenv("TZ") == nil { setenv("TZ", ":/etc/localtime", 1) }
         LoggingSystem.bootstrap { label in
             if isJSON { return JSONLogHandler(logLevel: level, label: label, replica: replica) }
             var handler = StreamLogHandler.standardError(label: label)

@@ -18,6 +18,22 @@ struct RFC3339Tests {
         #expect(RFC3339.string(from: Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00Z")
     }
 
+    @Test("Writing to the millisecond agrees with Foundation's formatter on 20,000 instants from 1970 to 2200")
+    func writingMilliseconds() {
+        let foundation = ISO8601DateFormatter()
+        foundation.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            // Whole milliseconds: how a half-millisecond rounds is the formatter's own business.
+            let milliseconds = Int64.random(in: 0..<7_258_118_400_000, using: &generator)
+            let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+            #expect(RFC3339.stringWithMilliseconds(from: date) == foundation.string(from: date))
+        }
+        #expect(RFC3339.stringWithMilliseconds(from: Date(timeIntervalSince1970: 1_900_000_000.9996)) == "2030-03-17T17:46:41.000Z")
+        #expect(RFC3339.stringWithMilliseconds(from: Date(timeIntervalSince1970: 1_900_000_000.007)) == "2030-03-17T17:46:40.007Z")
+        #expect(RFC3339.stringWithMilliseconds(from: Date(timeIntervalSince1970: 1_900_000_000.07)) == "2030-03-17T17:46:40.070Z")
+    }
+
     @Test("Reading: offsets, fractions, lower-case letters, and the round trip")
     func reading() throws {
         #expect(RFC3339.date(from: "2026-12-01T09:50:00Z") == Date(timeIntervalSince1970: 1_796_118_600))
