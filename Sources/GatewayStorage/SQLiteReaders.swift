@@ -14,10 +14,16 @@ final class SQLiteReaders: Sendable {
     /// Reads queued or running on each reader.
     private let load: Mutex<[Int]>
 
+    /// SQLite's temporary files (statement journals within savepoints, sorts) in memory: on disk they
+    /// were a file created and unlinked in /var/tmp for most bookings created, with pages of the
+    /// session (personal data) in it, outside the data folder and `secure_delete`.
+    static let temporaryFilesInMemory = "PRAGMA temp_store = MEMORY"
+
     init(path: String, count: Int) throws {
         readers = try (0..<max(1, count)).map { index in
             let connection = try SQLiteDatabaseConnection(path: path)
             try connection.execute("PRAGMA busy_timeout = 5000")
+            try connection.execute(Self.temporaryFilesInMemory)
             return Reader(connection: connection, queue: DispatchQueue(label: "gateway.sqlite.reader.\(index)"))
         }
         load = Mutex(Array(repeating: 0, count: readers.count))

@@ -27,6 +27,7 @@ public final class SQLiteStore: GatewayStore {
             try connection.execute("PRAGMA busy_timeout = 5000")
             // Erased personal data is overwritten, not just unlinked (see `apply`).
             try connection.execute("PRAGMA secure_delete = ON")
+            try connection.execute(SQLiteReaders.temporaryFilesInMemory)
             try connection.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
         }
@@ -530,6 +531,13 @@ extension SQLiteStore {
     /// `2` is FULL: every commit is synced to disk before the answer that depends on it.
     public func synchronousSetting() async throws -> Int? {
         try await query("PRAGMA synchronous", []).first?.column("synchronous")?.integer
+    }
+
+    /// Where the writer and a reader keep SQLite's temporary files: `2` is memory.
+    public func temporaryStoreSettings() async throws -> (writer: Int?, reader: Int?) {
+        let writer = try await query("PRAGMA temp_store", []).first?.column("temp_store")?.integer
+        let reader = try await read("PRAGMA temp_store", []).first?.column("temp_store")?.integer
+        return (writer, reader)
     }
 
     /// Runs one statement outside the store's API; for tests that check the database's own guards.

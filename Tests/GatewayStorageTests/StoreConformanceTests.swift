@@ -436,5 +436,7 @@ struct SQLiteStoreTests {
         let mode = try await reopened.journalMode()
         #expect(mode == "wal")
         #expect(try await reopened.synchronousSetting() == 2)
+        let temporary = try await reopened.temporaryStoreSettings()
+        #expect(temporary.writer == 2 && temporary.reader == 2, "temporary files in memory, never in /var/tmp")
     }
 }
