@@ -101,8 +101,6 @@ private indirect enum JSONField {
         }
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
     private static func write(string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
@@ -112,9 +110,7 @@ private indirect enum JSONField {
             case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
             case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
             case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20:
-                out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
-                out += [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]]
+            case 0..<0x20: out += "\\u00\([byte].lowercaseHex)".utf8
             default: out.append(byte)
             }
         }

@@ -34,6 +34,7 @@ struct JSONLogHandlerTests {
         #expect((metadata["nested"] as? [String: Any])?["key \n"] as? [String: String] == ["x": "y"])
         // Keys come sorted, as they did from JSONEncoder's .sortedKeys.
         let text = String(decoding: line, as: UTF8.self)
+        #expect(text.contains(#"bell \u0007 unit \u001f"#), "control characters as \\u escapes")
         let order = try ["\"bookingId\"", "\"level\"", "\"logger\"", "\"message\"", "\"metadata\"", "\"replica\"", "\"requestId\"", "\"route\"", "\"time\""]
             .map { try #require(text.range(of: $0)).lowerBound }
         #expect(order == order.sorted())
